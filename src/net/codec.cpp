@@ -1,0 +1,254 @@
+#include "net/codec.h"
+
+#include <bit>
+#include <cassert>
+#include <cstddef>
+#include <exception>
+#include <initializer_list>
+#include <new>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include <boost/archive/archive_exception.hpp>
+#include <boost/archive/binary_oarchive.hpp>
+
+#include "net/serialize.h"
+
+namespace synod::net {
+namespace {
+
+// The binary archive writes integers in native byte order and size_t-wide
+// lengths; pinning the platform makes that one fixed format on every node.
+static_assert(std::endian::native == std::endian::little, "the wire format is little-endian");
+static_assert(sizeof(std::size_t) == 8, "the wire format has 64-bit lengths");
+
+template <MessageType type, class Body>
+constexpr bool kTypeIs =
+    std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(type) - 1, paxos::Body>,
+                   Body>;
+static_assert(kTypeIs<MessageType::kPaxosPrepare, paxos::Prepare>);
+static_assert(kTypeIs<MessageType::kPaxosPromise, paxos::Promise>);
+static_assert(kTypeIs<MessageType::kPaxosAccept, paxos::Accept>);
+static_assert(kTypeIs<MessageType::kPaxosAccepted, paxos::Accepted>);
+static_assert(kTypeIs<MessageType::kPaxosReject, paxos::Reject>);
+static_assert(kTypeIs<MessageType::kPaxosDecided, paxos::Decided>);
+static_assert(kTypeIs<MessageType::kPaxosLearn, paxos::Learn>);
+static_assert(std::variant_size_v<paxos::Body> == 7, "a new body needs a MessageType");
+
+// A record's kind byte is its index in paxos::Write; decode_record's switch
+// follows this order.
+static_assert(std::is_same_v<std::variant_alternative_t<0, paxos::Write>, paxos::AcceptorRecord>);
+static_assert(std::is_same_v<std::variant_alternative_t<1, paxos::Write>, paxos::DecidedRecord>);
+static_assert(std::is_same_v<std::variant_alternative_t<2, paxos::Write>, paxos::RoundRecord>);
+static_assert(std::variant_size_v<paxos::Write> == 3, "a new record needs a case in decode_record");
+
+// Appends whatever the archive writes.
+class BytesSink : public std::streambuf {
+ public:
+  explicit BytesSink(Bytes& out) : out_(out) {}
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out_.append(s, static_cast<std::size_t>(n));
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof())) out_.push_back(traits_type::to_char_type(c));
+    return traits_type::not_eof(c);
+  }
+
+ private:
+  Bytes& out_;
+};
+
+template <class WriteFields>
+Bytes write_bytes(WriteFields&& write_fields) {
+  Bytes out;
+  {
+    BytesSink sink(out);
+    boost::archive::binary_oarchive oa(sink, BoundedIArchive::kFlags);
+    write_fields(oa);
+  }  // the archive is done with the sink before `out` is returned
+  return out;
+}
+
+// --- What a decoded value must satisfy (and an encoded one, in debug builds).
+
+Status first_error(std::initializer_list<Status> checks) {
+  for (const Status& s : checks) {
+    if (!s) return s;
+  }
+  return Status::Ok();
+}
+
+Status check_node(const NodeId& id, const char* field) {
+  if (Status s = validate_node_id(id); !s) return Error{std::string(field) + ": " + s.error().message};
+  return Status::Ok();
+}
+
+// The zero number ("nothing promised or accepted yet") names no node.
+Status check_number(const ProposalNumber& n, const char* field) {
+  if (n.is_zero() && n.node.empty()) return Status::Ok();
+  return check_node(n.node, field);
+}
+
+Status check_view(const View& v, const char* field) {
+  if (Status s = v.validate(); !s) return Error{std::string(field) + ": " + s.error().message};
+  return Status::Ok();
+}
+
+Status check_view(const std::optional<View>& v, const char* field) {
+  return v ? check_view(*v, field) : Status::Ok();
+}
+
+Status check_body(const paxos::Prepare& m) { return check_number(m.n, "proposal number"); }
+Status check_body(const paxos::Promise& m) {
+  return first_error({check_number(m.n, "proposal number"),
+                      check_number(m.accepted_n, "accepted number"),
+                      check_view(m.accepted_value, "accepted value")});
+}
+Status check_body(const paxos::Accept& m) {
+  return first_error({check_number(m.n, "proposal number"), check_view(m.value, "value")});
+}
+Status check_body(const paxos::Accepted& m) { return check_number(m.n, "proposal number"); }
+Status check_body(const paxos::Reject& m) {
+  return first_error(
+      {check_number(m.n, "proposal number"), check_number(m.promised, "promised number")});
+}
+Status check_body(const paxos::Decided& m) { return check_view(m.value, "value"); }
+Status check_body(const paxos::Learn&) { return Status::Ok(); }
+
+Status check_message(const paxos::Message& m) {
+  return first_error({check_node(m.from, "sender"), check_node(m.to, "receiver"),
+                      std::visit([](const auto& body) { return check_body(body); }, m.body)});
+}
+
+Status check_record(const paxos::AcceptorRecord& r) {
+  return first_error({check_number(r.state.promised, "promised number"),
+                      check_number(r.state.accepted_n, "accepted number"),
+                      check_view(r.state.accepted_value, "accepted value")});
+}
+Status check_record(const paxos::DecidedRecord& r) { return check_view(r.value, "decided value"); }
+Status check_record(const paxos::RoundRecord&) { return Status::Ok(); }
+
+Status check_record(const paxos::Write& w) {
+  return std::visit([](const auto& r) { return check_record(r); }, w);
+}
+
+// --- Decoding.
+
+// Runs a decode step and turns every way it can throw into an Error. `what`
+// says what was being decoded, for the message.
+template <class T, class Decode>
+Result<T> guarded(const std::string& what, Decode&& decode) {
+  try {
+    return decode();
+  } catch (const DecodeError& e) {
+    return Error{what + ": " + e.what()};
+  } catch (const boost::archive::archive_exception& e) {
+    if (e.code == boost::archive::archive_exception::input_stream_error) {
+      return Error{what + ": the bytes end in the middle of a field (truncated)"};
+    }
+    return Error{what + ": " + e.what()};
+  } catch (const std::bad_alloc&) {
+    // Unreachable while BoundedIArchive bounds every size by the input.
+    return Error{what + ": out of memory while decoding"};
+  } catch (const std::exception& e) {
+    return Error{what + ": " + e.what()};
+  }
+}
+
+void require_consumed(const BoundedIArchive& ia) {
+  if (ia.remaining() != 0) {
+    throw DecodeError(std::to_string(ia.remaining()) + " bytes left over after the end");
+  }
+}
+
+template <class Body>
+Result<paxos::Message> decode_as(BytesView payload, const char* name) {
+  const std::string what =
+      std::string(name) + " payload of " + std::to_string(payload.size()) + " bytes";
+  Result<paxos::Message> decoded = guarded<paxos::Message>(what, [&]() -> paxos::Message {
+    PayloadBuffer buffer(payload);
+    BoundedIArchive ia(buffer);
+    paxos::Message m;
+    Body body;
+    ia >> m.from >> m.to >> body;
+    require_consumed(ia);
+    m.body = std::move(body);
+    return m;
+  });
+  if (!decoded) return decoded;
+  if (Status s = check_message(*decoded); !s) return Error{what + ": " + s.error().message};
+  return decoded;
+}
+
+template <class Record>
+paxos::Write load_record(BoundedIArchive& ia) {
+  Record r;
+  ia >> r;
+  return r;
+}
+
+}  // namespace
+
+EncodedMessage encode_message(const paxos::Message& m) {
+  assert(check_message(m).ok());
+  Bytes payload = write_bytes([&](boost::archive::binary_oarchive& oa) {
+    oa << m.from << m.to;
+    std::visit([&](const auto& body) { oa << body; }, m.body);
+  });
+  return EncodedMessage{static_cast<MessageType>(m.body.index() + 1), std::move(payload)};
+}
+
+Result<paxos::Message> decode_message(std::uint16_t type, BytesView payload) {
+  switch (static_cast<MessageType>(type)) {
+    case MessageType::kPaxosPrepare: return decode_as<paxos::Prepare>(payload, "Prepare");
+    case MessageType::kPaxosPromise: return decode_as<paxos::Promise>(payload, "Promise");
+    case MessageType::kPaxosAccept: return decode_as<paxos::Accept>(payload, "Accept");
+    case MessageType::kPaxosAccepted: return decode_as<paxos::Accepted>(payload, "Accepted");
+    case MessageType::kPaxosReject: return decode_as<paxos::Reject>(payload, "Reject");
+    case MessageType::kPaxosDecided: return decode_as<paxos::Decided>(payload, "Decided");
+    case MessageType::kPaxosLearn: return decode_as<paxos::Learn>(payload, "Learn");
+  }
+  return Error{"unknown message type " + std::to_string(type) + " (this node knows types 1 to " +
+               std::to_string(std::variant_size_v<paxos::Body>) +
+               "); is the peer running a newer synod?"};
+}
+
+Bytes encode_record(const paxos::Write& w) {
+  assert(check_record(w).ok());
+  return write_bytes([&](boost::archive::binary_oarchive& oa) {
+    const auto index = static_cast<std::uint8_t>(w.index());
+    oa << index;
+    std::visit([&](const auto& record) { oa << record; }, w);
+  });
+}
+
+Result<paxos::Write> decode_record(BytesView bytes) {
+  const std::string what = "record of " + std::to_string(bytes.size()) + " bytes";
+  Result<paxos::Write> decoded = guarded<paxos::Write>(what, [&]() -> paxos::Write {
+    PayloadBuffer buffer(bytes);
+    BoundedIArchive ia(buffer);
+    std::uint8_t index = 0;
+    ia >> index;
+    paxos::Write w;
+    switch (index) {
+      case 0: w = load_record<paxos::AcceptorRecord>(ia); break;
+      case 1: w = load_record<paxos::DecidedRecord>(ia); break;
+      case 2: w = load_record<paxos::RoundRecord>(ia); break;
+      default:
+        throw DecodeError("unknown record kind " + std::to_string(index) + " (this node knows 0 to " +
+                          std::to_string(std::variant_size_v<paxos::Write> - 1) + ")");
+    }
+    require_consumed(ia);
+    return w;
+  });
+  if (!decoded) return decoded;
+  if (Status s = check_record(*decoded); !s) return Error{what + ": " + s.error().message};
+  return decoded;
+}
+
+}  // namespace synod::net
