@@ -83,13 +83,7 @@ Status Node::propose(Instance instance, View value) {
 }
 
 void Node::on_durable(std::uint64_t write_id) {
-  assert(write_id > durable_write_id_ && write_id <= issued_write_id_);
-  durable_write_id_ = write_id;
-  while (!held_.empty() && held_.front().first <= durable_write_id_) {
-    Message m = std::move(held_.front().second);
-    held_.pop_front();
-    send(std::move(m.to), std::move(m.body));
-  }
+  for (Message& m : gate_.mark_durable(write_id)) send(std::move(m.to), std::move(m.body));
   deliver_durable_decisions();
   drain_local();
 }
@@ -100,8 +94,8 @@ bool Node::has_ready() const {
 
 Ready Node::take_ready() {
   Ready r;
-  if (!pending_writes_.empty()) {
-    r.write_id = ++issued_write_id_;
+  if (gate_.has_pending_writes()) {
+    r.write_id = gate_.take_batch();
     r.writes = std::move(pending_writes_);
     pending_writes_.clear();
   }
@@ -219,7 +213,7 @@ void Node::learn(Instance instance, const View& value) {
   decided_[instance] = value;
   for (const NodeId& m : value.members()) known_nodes_.insert(m);
   persist(DecidedRecord{instance, value});
-  decided_write_tag_[instance] = current_write_tag();
+  decided_write_tag_[instance] = gate_.current_tag();
   while (decided_.count(known_through_ + 1) != 0) ++known_through_;
   if (proposal_ && proposal_->instance() <= known_through_) proposal_.reset();
   if (instance > known_through_ + 1) {
@@ -260,18 +254,14 @@ void Node::send(NodeId to, Body body) {
 }
 
 void Node::send_after_durable(NodeId to, Body body) {
-  std::uint64_t tag = current_write_tag();
-  if (tag <= durable_write_id_) {
-    send(std::move(to), std::move(body));
-  } else {
-    held_.emplace_back(tag, Message{config_.self, std::move(to), std::move(body)});
+  if (std::optional<Message> now = gate_.hold(Message{config_.self, std::move(to), std::move(body)})) {
+    send(std::move(now->to), std::move(now->body));
   }
 }
 
-void Node::persist(Write w) { pending_writes_.push_back(std::move(w)); }
-
-std::uint64_t Node::current_write_tag() const {
-  return pending_writes_.empty() ? issued_write_id_ : issued_write_id_ + 1;
+void Node::persist(Write w) {
+  pending_writes_.push_back(std::move(w));
+  gate_.note_write();
 }
 
 void Node::drain_local() {
@@ -289,7 +279,7 @@ void Node::deliver_durable_decisions() {
     if (it == decided_.end()) return;
     auto tag = decided_write_tag_.find(next);
     if (tag != decided_write_tag_.end()) {
-      if (tag->second > durable_write_id_) return;
+      if (!gate_.is_durable(tag->second)) return;
       decided_write_tag_.erase(tag);
     }
     learned_.push_back(Decision{next, it->second});

@@ -31,6 +31,7 @@
 #include <set>
 #include <vector>
 
+#include "common/durability_gate.h"
 #include "common/result.h"
 #include "paxos/messages.h"
 #include "paxos/proposal.h"
@@ -112,7 +113,6 @@ class Node {
   void send(NodeId to, Body body);
   void send_after_durable(NodeId to, Body body);
   void persist(Write w);
-  std::uint64_t current_write_tag() const;
   void drain_local();
   void deliver_durable_decisions();
 
@@ -135,10 +135,8 @@ class Node {
   std::uint64_t proposal_retry_at_ = 0;
   std::uint64_t next_learn_at_ = 0;
 
-  std::uint64_t issued_write_id_ = 0;
-  std::uint64_t durable_write_id_ = 0;
   std::vector<Write> pending_writes_;
-  std::deque<std::pair<std::uint64_t, Message>> held_;  // (write tag, message)
+  DurabilityGate<Message> gate_;
   std::vector<Message> outbox_;
   std::vector<Decision> learned_;
   std::deque<Message> local_;
