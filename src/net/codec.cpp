@@ -55,7 +55,8 @@ class BytesSink : public std::streambuf {
     return n;
   }
   int_type overflow(int_type c) override {
-    if (!traits_type::eq_int_type(c, traits_type::eof())) out_.push_back(traits_type::to_char_type(c));
+    if (!traits_type::eq_int_type(c, traits_type::eof()))
+      out_.push_back(traits_type::to_char_type(c));
     return traits_type::not_eof(c);
   }
 
@@ -84,7 +85,8 @@ Status first_error(std::initializer_list<Status> checks) {
 }
 
 Status check_node(const NodeId& id, const char* field) {
-  if (Status s = validate_node_id(id); !s) return Error{std::string(field) + ": " + s.error().message};
+  if (Status s = validate_node_id(id); !s)
+    return Error{std::string(field) + ": " + s.error().message};
   return Status::Ok();
 }
 
@@ -205,13 +207,20 @@ EncodedMessage encode_message(const paxos::Message& m) {
 
 Result<paxos::Message> decode_message(std::uint16_t type, BytesView payload) {
   switch (static_cast<MessageType>(type)) {
-    case MessageType::kPaxosPrepare: return decode_as<paxos::Prepare>(payload, "Prepare");
-    case MessageType::kPaxosPromise: return decode_as<paxos::Promise>(payload, "Promise");
-    case MessageType::kPaxosAccept: return decode_as<paxos::Accept>(payload, "Accept");
-    case MessageType::kPaxosAccepted: return decode_as<paxos::Accepted>(payload, "Accepted");
-    case MessageType::kPaxosReject: return decode_as<paxos::Reject>(payload, "Reject");
-    case MessageType::kPaxosDecided: return decode_as<paxos::Decided>(payload, "Decided");
-    case MessageType::kPaxosLearn: return decode_as<paxos::Learn>(payload, "Learn");
+    case MessageType::kPaxosPrepare:
+      return decode_as<paxos::Prepare>(payload, "Prepare");
+    case MessageType::kPaxosPromise:
+      return decode_as<paxos::Promise>(payload, "Promise");
+    case MessageType::kPaxosAccept:
+      return decode_as<paxos::Accept>(payload, "Accept");
+    case MessageType::kPaxosAccepted:
+      return decode_as<paxos::Accepted>(payload, "Accepted");
+    case MessageType::kPaxosReject:
+      return decode_as<paxos::Reject>(payload, "Reject");
+    case MessageType::kPaxosDecided:
+      return decode_as<paxos::Decided>(payload, "Decided");
+    case MessageType::kPaxosLearn:
+      return decode_as<paxos::Learn>(payload, "Learn");
   }
   return Error{"unknown message type " + std::to_string(type) + " (this node knows types 1 to " +
                std::to_string(std::variant_size_v<paxos::Body>) +
@@ -236,11 +245,18 @@ Result<paxos::Write> decode_record(BytesView bytes) {
     ia >> index;
     paxos::Write w;
     switch (index) {
-      case 0: w = load_record<paxos::AcceptorRecord>(ia); break;
-      case 1: w = load_record<paxos::DecidedRecord>(ia); break;
-      case 2: w = load_record<paxos::RoundRecord>(ia); break;
+      case 0:
+        w = load_record<paxos::AcceptorRecord>(ia);
+        break;
+      case 1:
+        w = load_record<paxos::DecidedRecord>(ia);
+        break;
+      case 2:
+        w = load_record<paxos::RoundRecord>(ia);
+        break;
       default:
-        throw DecodeError("unknown record kind " + std::to_string(index) + " (this node knows 0 to " +
+        throw DecodeError("unknown record kind " + std::to_string(index) +
+                          " (this node knows 0 to " +
                           std::to_string(std::variant_size_v<paxos::Write> - 1) + ")");
     }
     require_consumed(ia);

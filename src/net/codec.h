@@ -3,7 +3,7 @@
 // and the payload in a frame; storage keeps records as values. Decoding takes
 // input from the network or the disk, so it trusts nothing: any malformed
 // input comes back as an Error saying what is wrong, never a crash, an abort
-// or an allocation larger than the input.
+// or an allocation out of proportion to the input.
 
 #include <cstdint>
 

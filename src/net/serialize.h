@@ -59,8 +59,9 @@ class PayloadBuffer : public std::streambuf {
 // the length field before reading, and a collection load sizes itself by the
 // count field, so a 100-byte payload could demand gigabytes. This archive
 // checks every length and count against the bytes still unread BEFORE anything
-// is allocated (so an allocation is never larger than the payload), and
-// refuses a bool byte other than 0 or 1 (loading it into a bool is UB).
+// is sized by it (so what a decode allocates stays proportional to the
+// payload), and refuses a bool byte other than 0 or 1 (a bool holding any
+// other value is undefined behaviour).
 //
 // Derived from binary_iarchive_impl, as Boost asks of extensions; the template
 // members Boost keeps out of line are instantiated in bounded_iarchive.cpp.
@@ -149,12 +150,12 @@ void serialize(Archive& ar, std::optional<T>& o, unsigned version) {
 
 template <class Archive>
 void serialize(Archive& ar, synod::Viewstamp& vs, unsigned /*version*/) {
-  ar & vs.vid & vs.seq;
+  ar& vs.vid& vs.seq;
 }
 
 template <class Archive>
 void serialize(Archive& ar, synod::ProposalNumber& n, unsigned /*version*/) {
-  ar & n.round & n.node;
+  ar& n.round& n.node;
 }
 
 // The backups go as a counted sequence written by hand rather than through
@@ -192,66 +193,66 @@ void serialize(Archive& ar, synod::View& v, unsigned version) {
 
 template <class Archive>
 void serialize(Archive& ar, synod::paxos::Prepare& m, unsigned /*version*/) {
-  ar & m.instance & m.n;
+  ar& m.instance& m.n;
 }
 
 template <class Archive>
 void serialize(Archive& ar, synod::paxos::Promise& m, unsigned /*version*/) {
-  ar & m.instance & m.n & m.accepted_n & m.accepted_value;
+  ar& m.instance& m.n& m.accepted_n& m.accepted_value;
 }
 
 template <class Archive>
 void serialize(Archive& ar, synod::paxos::Accept& m, unsigned /*version*/) {
-  ar & m.instance & m.n & m.value;
+  ar& m.instance& m.n& m.value;
 }
 
 template <class Archive>
 void serialize(Archive& ar, synod::paxos::Accepted& m, unsigned /*version*/) {
-  ar & m.instance & m.n;
+  ar& m.instance& m.n;
 }
 
 template <class Archive>
 void serialize(Archive& ar, synod::paxos::Reject& m, unsigned /*version*/) {
-  ar & m.instance & m.n & m.promised;
+  ar& m.instance& m.n& m.promised;
 }
 
 template <class Archive>
 void serialize(Archive& ar, synod::paxos::Decided& m, unsigned /*version*/) {
-  ar & m.instance & m.value;
+  ar& m.instance& m.value;
 }
 
 template <class Archive>
 void serialize(Archive& ar, synod::paxos::Learn& m, unsigned /*version*/) {
-  ar & m.instance;
+  ar& m.instance;
 }
 
 // Durable Paxos records.
 
 template <class Archive>
 void serialize(Archive& ar, synod::paxos::AcceptorState& s, unsigned /*version*/) {
-  ar & s.promised & s.accepted_n & s.accepted_value;
+  ar& s.promised& s.accepted_n& s.accepted_value;
 }
 
 template <class Archive>
 void serialize(Archive& ar, synod::paxos::AcceptorRecord& r, unsigned /*version*/) {
-  ar & r.instance & r.state;
+  ar& r.instance& r.state;
 }
 
 template <class Archive>
 void serialize(Archive& ar, synod::paxos::DecidedRecord& r, unsigned /*version*/) {
-  ar & r.instance & r.value;
+  ar& r.instance& r.value;
 }
 
 template <class Archive>
 void serialize(Archive& ar, synod::paxos::RoundRecord& r, unsigned /*version*/) {
-  ar & r.round;
+  ar& r.round;
 }
 
 }  // namespace boost::serialization
 
 // No class id, version or tracking bytes for any of them: the layout above is
 // the whole payload, and the frame's version field covers format changes.
-#define SYNOD_PLAIN_SERIALIZABLE(T)                                       \
+#define SYNOD_PLAIN_SERIALIZABLE(T)                                        \
   BOOST_CLASS_IMPLEMENTATION(T, boost::serialization::object_serializable) \
   BOOST_CLASS_TRACKING(T, boost::serialization::track_never)
 

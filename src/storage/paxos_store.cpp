@@ -34,8 +34,10 @@ const Bytes& round_key() {
 }
 
 Bytes key_of(const paxos::Write& w) {
-  if (const auto* a = std::get_if<paxos::AcceptorRecord>(&w)) return instance_key(kAcceptorKind, a->instance);
-  if (const auto* d = std::get_if<paxos::DecidedRecord>(&w)) return instance_key(kDecidedKind, d->instance);
+  if (const auto* a = std::get_if<paxos::AcceptorRecord>(&w))
+    return instance_key(kAcceptorKind, a->instance);
+  if (const auto* d = std::get_if<paxos::DecidedRecord>(&w))
+    return instance_key(kDecidedKind, d->instance);
   return round_key();
 }
 
@@ -44,7 +46,8 @@ std::string describe_key(BytesView key) {
   if (key == round_key()) return "round";
   if (key.size() == 1 + sizeof(Instance) && (key[0] == kAcceptorKind || key[0] == kDecidedKind)) {
     const Instance instance = *read_big_endian<Instance>(key.substr(1));
-    return std::string(key[0] == kAcceptorKind ? "acceptor/" : "decided/") + std::to_string(instance);
+    return std::string(key[0] == kAcceptorKind ? "acceptor/" : "decided/") +
+           std::to_string(instance);
   }
   std::string hex = "0x";
   for (char c : key) {
@@ -75,8 +78,8 @@ Result<paxos::Write> unseal(BytesView key, BytesView value, const std::string& d
   const std::string where = "paxos record " + describe_key(key) + " in data dir " + dir;
   const std::string damaged = "; the dir is damaged: do not start a node on it";
   if (value.size() < kChecksumBytes) {
-    return Error{where + " is corrupt (" + std::to_string(value.size()) + " bytes, too short for a checksum)" +
-                 damaged};
+    return Error{where + " is corrupt (" + std::to_string(value.size()) +
+                 " bytes, too short for a checksum)" + damaged};
   }
   const BytesView record = value.substr(kChecksumBytes);
   const std::uint32_t stored = *read_big_endian<std::uint32_t>(value.substr(0, kChecksumBytes));

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -43,7 +42,8 @@ struct OpenDb {
   OpenDb& operator=(const OpenDb&) = delete;
   ~OpenDb() {
     if (!db) return;
-    for (rocksdb::ColumnFamilyHandle* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    for (rocksdb::ColumnFamilyHandle* h : handles)
+      db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     // Every write was synced when it was made, so closing has nothing left to
     // make durable; its status would have no one to act on it.
     db->Close().PermitUncheckedError();
@@ -65,9 +65,9 @@ rocksdb::Status open_db(const std::string& path, const rocksdb::DBOptions& optio
   }
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::Status s =
-      read_only ? rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &db)
-                : rocksdb::DB::Open(options, path, descriptors, &handles, &db);
+  rocksdb::Status s = read_only
+                          ? rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &db)
+                          : rocksdb::DB::Open(options, path, descriptors, &handles, &db);
   if (!s.ok()) return s;
   out.db.reset(db);
   out.names = names;
@@ -100,7 +100,8 @@ Result<DirKind> inspect(const fs::path& dir, const std::string& shown) {
     return Error{"cannot inspect data dir " + shown + ": " + ec.message()};
   }
   if (st.type() == fs::file_type::not_found) return DirKind::kMissing;
-  if (!fs::is_directory(st)) return Error{"data dir " + shown + " is not a directory; choose another --data"};
+  if (!fs::is_directory(st))
+    return Error{"data dir " + shown + " is not a directory; choose another --data"};
   fs::directory_iterator it(dir, ec);
   if (ec) return Error{"cannot list data dir " + shown + ": " + ec.message()};
   if (it == fs::directory_iterator()) return DirKind::kEmpty;
@@ -117,7 +118,8 @@ Status create_dir(const std::string& shown) {
   const fs::path parent = fs::canonical(shown, ec).parent_path();
   if (ec) return Error{"cannot resolve data dir " + shown + ": " + ec.message()};
   const int fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Error{"cannot open " + parent.string() + " to sync it: " + std::strerror(errno)};
+  if (fd < 0)
+    return Error{"cannot open " + parent.string() + " to sync it: " + std::strerror(errno)};
   const int rc = ::fsync(fd);
   const int fsync_errno = errno;
   ::close(fd);
@@ -144,10 +146,12 @@ Result<std::optional<Bytes>> read_key(rocksdb::DB& db, rocksdb::ColumnFamilyHand
 
 Result<RawMeta> read_meta(const OpenDb& db, const std::string& shown) {
   RawMeta meta;
-  rocksdb::ColumnFamilyHandle* family = db.find(kFamilyNames[static_cast<std::size_t>(Family::kMeta)]);
+  rocksdb::ColumnFamilyHandle* family =
+      db.find(kFamilyNames[static_cast<std::size_t>(Family::kMeta)]);
   if (family == nullptr) return meta;
-  for (auto [key, field] : {std::pair{kMetaNodeIdKey, &meta.node}, std::pair{kMetaClusterIdKey, &meta.cluster},
-                            std::pair{kMetaFormatVersionKey, &meta.format}}) {
+  for (auto [key, field] :
+       {std::pair{kMetaNodeIdKey, &meta.node}, std::pair{kMetaClusterIdKey, &meta.cluster},
+        std::pair{kMetaFormatVersionKey, &meta.format}}) {
     Result<std::optional<Bytes>> value = read_key(*db.db, family, key, shown);
     if (!value) return value.error();
     *field = std::move(*value);
@@ -158,13 +162,16 @@ Result<RawMeta> read_meta(const OpenDb& db, const std::string& shown) {
 // True when any family holds a key, or a family exists that synod never made.
 Result<bool> holds_foreign_or_any_data(const OpenDb& db, const std::string& shown) {
   for (std::size_t i = 0; i < db.names.size(); ++i) {
-    const bool ours = db.names[i] == rocksdb::kDefaultColumnFamilyName ||
-                      std::find(kFamilyNames.begin(), kFamilyNames.end(), db.names[i]) != kFamilyNames.end();
+    const bool ours =
+        db.names[i] == rocksdb::kDefaultColumnFamilyName ||
+        std::find(kFamilyNames.begin(), kFamilyNames.end(), db.names[i]) != kFamilyNames.end();
     if (!ours) return true;
-    std::unique_ptr<rocksdb::Iterator> it(db.db->NewIterator(rocksdb::ReadOptions(), db.handles[i]));
+    std::unique_ptr<rocksdb::Iterator> it(
+        db.db->NewIterator(rocksdb::ReadOptions(), db.handles[i]));
     it->SeekToFirst();
     if (it->Valid()) return true;
-    if (!it->status().ok()) return Error{"cannot read data dir " + shown + ": " + it->status().ToString()};
+    if (!it->status().ok())
+      return Error{"cannot read data dir " + shown + ": " + it->status().ToString()};
   }
   return false;
 }
@@ -179,12 +186,14 @@ Result<Claim> judge(const RawMeta& meta, bool holds_data, const StoreOptions& op
   const std::string dir = "data dir " + shown;
   if (!meta.node && !meta.cluster && !meta.format) {
     if (!holds_data) return Claim::kUnclaimed;
-    return Error{dir + " holds a RocksDB database with no synod identity; refusing to adopt it: "
-                       "choose an empty or new dir for --data"};
+    return Error{dir +
+                 " holds a RocksDB database with no synod identity; refusing to adopt it: "
+                 "choose an empty or new dir for --data"};
   }
   if (!meta.node || !meta.cluster || !meta.format) {
-    return Error{dir + " has an incomplete synod identity (node id, cluster id and format version "
-                       "must all be present); it is damaged: do not start a node on it"};
+    return Error{dir +
+                 " has an incomplete synod identity (node id, cluster id and format version "
+                 "must all be present); it is damaged: do not start a node on it"};
   }
   const std::optional<std::uint32_t> format = read_big_endian<std::uint32_t>(*meta.format);
   const std::optional<std::uint64_t> cluster = read_big_endian<std::uint64_t>(*meta.cluster);
@@ -197,8 +206,8 @@ Result<Claim> judge(const RawMeta& meta, bool holds_data, const StoreOptions& op
                  "); run a newer synod binary or choose another --data"};
   }
   if (*meta.node != options.node) {
-    return Error{dir + " belongs to node " + *meta.node + ", not " + options.node + "; start with --id " +
-                 *meta.node + " or use another --data"};
+    return Error{dir + " belongs to node " + *meta.node + ", not " + options.node +
+                 "; start with --id " + *meta.node + " or use another --data"};
   }
   if (*cluster != options.cluster) {
     return Error{dir + " belongs to cluster " + std::to_string(*cluster) + ", not cluster " +
@@ -211,9 +220,13 @@ Result<Claim> judge(const RawMeta& meta, bool holds_data, const StoreOptions& op
 Result<Claim> identify(const OpenDb& db, const StoreOptions& options, const std::string& shown) {
   Result<RawMeta> meta = read_meta(db, shown);
   if (!meta) return meta.error();
-  Result<bool> holds_data = holds_foreign_or_any_data(db, shown);
-  if (!holds_data) return holds_data.error();
-  return judge(*meta, *holds_data, options, shown);
+  bool holds_data = false;  // only matters to a dir without an identity
+  if (!meta->node && !meta->cluster && !meta->format) {
+    Result<bool> holds = holds_foreign_or_any_data(db, shown);
+    if (!holds) return holds.error();
+    holds_data = *holds;
+  }
+  return judge(*meta, holds_data, options, shown);
 }
 
 // RocksDB's own lock on the dir (Env::LockFile, which also knows the dirs
@@ -237,11 +250,13 @@ class DirLock {
 
 // Decides on an existing database without writing to it: under the lock, a
 // read-only open (which creates no files, LOG included).
-Status check_existing(const std::string& path, const StoreOptions& options, const std::string& shown) {
+Status check_existing(const std::string& path, const StoreOptions& options,
+                      const std::string& shown) {
   DirLock lock;
   if (rocksdb::Status s = lock.acquire(path); !s.ok()) {
     if (is_lock_conflict(s)) return in_use_error(shown);
-    return Error{"cannot lock data dir " + shown + " (" + s.ToString() + "); check its permissions"};
+    return Error{"cannot lock data dir " + shown + " (" + s.ToString() +
+                 "); check its permissions"};
   }
   const rocksdb::DBOptions read_options;
   std::vector<std::string> names;
@@ -251,7 +266,8 @@ Status check_existing(const std::string& path, const StoreOptions& options, cons
   }
   OpenDb db;
   if (rocksdb::Status s = open_db(path, read_options, names, /*read_only=*/true, db); !s.ok()) {
-    return Error{"cannot read data dir " + shown + " (" + s.ToString() + "); choose another --data"};
+    return Error{"cannot read data dir " + shown + " (" + s.ToString() +
+                 "); choose another --data"};
   }
   Result<Claim> claim = identify(db, options, shown);
   if (!claim) return claim.error();
@@ -306,7 +322,8 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   Result<DirKind> kind = inspect(shown, shown);
   if (!kind) return kind.error();
   if (*kind == DirKind::kForeign) {
-    return Error{"data dir " + shown + " is not empty and holds no synod data; refusing to adopt it: "
+    return Error{"data dir " + shown +
+                 " is not empty and holds no synod data; refusing to adopt it: "
                  "choose an empty or new dir for --data"};
   }
   if (*kind == DirKind::kMissing) {
@@ -330,13 +347,17 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   db_options.create_missing_column_families = true;
   std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName};
   names.insert(names.end(), kFamilyNames.begin(), kFamilyNames.end());
-  if (rocksdb::Status s = open_db(path, db_options, names, /*read_only=*/false, impl->db); !s.ok()) {
+  if (rocksdb::Status s = open_db(path, db_options, names, /*read_only=*/false, impl->db);
+      !s.ok()) {
     if (is_lock_conflict(s)) return in_use_error(shown);
     return Error{"cannot open data dir " + shown + " (" + s.ToString() + ")"};
   }
   for (std::size_t i = 0; i < kFamilyNames.size(); ++i) {
     impl->families[i] = impl->db.find(kFamilyNames[i]);
-    assert(impl->families[i] != nullptr);
+    if (impl->families[i] == nullptr) {
+      return Error{"data dir " + shown + " opened without column family " +
+                   std::string(kFamilyNames[i])};
+    }
   }
 
   // Checked again now that the lock is ours: another process may have created
@@ -357,19 +378,22 @@ Status Store::write(const Batch& batch) {
     rocksdb::ColumnFamilyHandle* family = impl_->families[static_cast<std::size_t>(op.family)];
     rocksdb::Status s = op.is_delete ? rb.Delete(family, slice(op.key))
                                      : rb.Put(family, slice(op.key), slice(op.value));
-    if (!s.ok()) return Error{"cannot build a write for data dir " + impl_->shown + ": " + s.ToString()};
+    if (!s.ok())
+      return Error{"cannot build a write for data dir " + impl_->shown + ": " + s.ToString()};
   }
   rocksdb::WriteOptions sync;
   sync.sync = true;
   if (rocksdb::Status s = impl_->db.db->Write(sync, &rb); !s.ok()) {
-    return Error{"synced write of " + std::to_string(batch.size()) + " updates to data dir " + impl_->shown +
-                 " failed (" + s.ToString() + "); stop this node: whether it reached disk is unknown"};
+    return Error{"synced write of " + std::to_string(batch.size()) + " updates to data dir " +
+                 impl_->shown + " failed (" + s.ToString() +
+                 "); stop this node: whether it reached disk is unknown"};
   }
   return Status::Ok();
 }
 
 Result<std::optional<Bytes>> Store::get(Family family, BytesView key) const {
-  return read_key(*impl_->db.db, impl_->families[static_cast<std::size_t>(family)], key, impl_->shown);
+  return read_key(*impl_->db.db, impl_->families[static_cast<std::size_t>(family)], key,
+                  impl_->shown);
 }
 
 Status Store::scan(Family family, BytesView prefix,

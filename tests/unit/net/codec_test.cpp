@@ -150,8 +150,8 @@ TEST(Codec, RejectsEveryTruncation) {
   for (const Message& m : sample_messages()) {
     EncodedMessage e = encode_message(m);
     for (std::size_t len = 0; len < e.payload.size(); ++len) {
-      Result<Message> d = decode_message(static_cast<std::uint16_t>(e.type),
-                                         BytesView(e.payload).substr(0, len));
+      Result<Message> d =
+          decode_message(static_cast<std::uint16_t>(e.type), BytesView(e.payload).substr(0, len));
       EXPECT_FALSE(d.ok()) << paxos::type_name(m.body) << " cut to " << len << " bytes decoded";
     }
   }
@@ -208,7 +208,8 @@ TEST(Codec, RefusesRandomGarbage) {
     Bytes garbage(rng() % (kPayloadBytesMax + 1), '\0');
     for (char& c : garbage) c = static_cast<char>(rng());
     const auto type = static_cast<std::uint16_t>(1 + i % 7);
-    EXPECT_FALSE(decode_message(type, garbage).ok()) << "payload " << i << " decoded as type " << type;
+    EXPECT_FALSE(decode_message(type, garbage).ok())
+        << "payload " << i << " decoded as type " << type;
     // Nine random bytes starting with 2 are a genuine RoundRecord, so garbage
     // may decode as a record; if it does, it must be exactly what it encodes to.
     if (Result<paxos::Write> r = decode_record(garbage); r.ok()) {
@@ -230,8 +231,15 @@ TEST(Codec, RefusesStringLengthBeyondPayloadWithoutAllocating) {
 
 TEST(Codec, RefusesCollectionCountBeyondPayloadWithoutAllocating) {
   // Decided: from, to, instance, then the view: vid, primary, backup count.
-  const Bytes payload =
-      Wire{}.str("n1").str("n2").u64(3).u64(3).str("n1").u64(std::uint64_t{1} << 40).str("n3").bytes;
+  const Bytes payload = Wire{}
+                            .str("n1")
+                            .str("n2")
+                            .u64(3)
+                            .u64(3)
+                            .str("n1")
+                            .u64(std::uint64_t{1} << 40)
+                            .str("n3")
+                            .bytes;
   Result<Message> d = Error{};
   const std::size_t largest = largest_allocation_bytes(
       [&] { d = decode_message(static_cast<std::uint16_t>(MessageType::kPaxosDecided), payload); });
@@ -246,7 +254,8 @@ TEST(Codec, RefusesBoolThatIsNeitherZeroNorOne) {
   Wire w;
   w.str("n1").str("n2").u64(4).u64(7).str("n2").u64(0).str("");
   const Bytes prefix = w.bytes;
-  ASSERT_TRUE(decode_message(static_cast<std::uint16_t>(MessageType::kPaxosPromise), prefix + '\0').ok());
+  ASSERT_TRUE(
+      decode_message(static_cast<std::uint16_t>(MessageType::kPaxosPromise), prefix + '\0').ok());
   Result<Message> d =
       decode_message(static_cast<std::uint16_t>(MessageType::kPaxosPromise), prefix + '\7');
   ASSERT_FALSE(d.ok());
@@ -271,7 +280,8 @@ TEST(Codec, RefusesInvalidNodeIdAndInvalidView) {
 
   // A real proposal number must name its proposer.
   const auto prepare = static_cast<std::uint16_t>(MessageType::kPaxosPrepare);
-  EXPECT_FALSE(decode_message(prepare, Wire{}.str("n1").str("n2").u64(3).u64(1).str("").bytes).ok());
+  EXPECT_FALSE(
+      decode_message(prepare, Wire{}.str("n1").str("n2").u64(3).u64(1).str("").bytes).ok());
 }
 
 TEST(Codec, RefusesInvalidRecord) {

@@ -95,7 +95,8 @@ TEST(PaxosStore, LaterWriteToSameInstanceOverwrites) {
   persist_ok(paxos, {paxos::AcceptorRecord{4, promised}});
   persist_ok(paxos, {paxos::AcceptorRecord{4, accepted}});
   // Within one call too: the last write of an instance wins.
-  persist_ok(paxos, {paxos::DecidedRecord{4, view(4, "n1", {})}, paxos::DecidedRecord{4, view(4, "n2", {})}});
+  persist_ok(paxos, {paxos::DecidedRecord{4, view(4, "n1", {})},
+                     paxos::DecidedRecord{4, view(4, "n2", {})}});
 
   const paxos::DurableState state = load_ok(paxos);
   ASSERT_EQ(state.acceptors.size(), 1u);
@@ -122,7 +123,8 @@ TEST(PaxosStore, KeysScanInInstanceOrder) {
   ASSERT_TRUE(store);
   PaxosStore paxos(*store);
   const std::vector<Instance> instances = {70000, 2, 300, 1ull << 40, 256};
-  for (Instance i : instances) persist_ok(paxos, {paxos::AcceptorRecord{i, {{1, "n1"}, {}, std::nullopt}}});
+  for (Instance i : instances)
+    persist_ok(paxos, {paxos::AcceptorRecord{i, {{1, "n1"}, {}, std::nullopt}}});
 
   std::vector<Instance> scanned;
   Status s = store->scan(Family::kPaxos, "A", [&](BytesView key, BytesView) {
@@ -177,13 +179,15 @@ TEST(PaxosStore, LoadRefusesRecordFiledUnderAnotherInstance) {
   PaxosStore paxos(*store);
   persist_ok(paxos, {every_record()[1]});  // instance 3
   Batch misfiled;
-  misfiled.put(Family::kPaxos, acceptor_key(4), store->get(Family::kPaxos, acceptor_key(3)).value().value());
+  misfiled.put(Family::kPaxos, acceptor_key(4),
+               store->get(Family::kPaxos, acceptor_key(3)).value().value());
   ASSERT_TRUE(store->write(misfiled).ok());
 
   Result<paxos::DurableState> state = paxos.load();
   ASSERT_FALSE(state.ok());
   EXPECT_NE(state.error().message.find("acceptor/4 "), std::string::npos) << state.error().message;
-  EXPECT_NE(state.error().message.find("record of acceptor/3"), std::string::npos) << state.error().message;
+  EXPECT_NE(state.error().message.find("record of acceptor/3"), std::string::npos)
+      << state.error().message;
 }
 
 // read() that retries on EINTR, waiting at most `timeout_ms` for the first byte.
@@ -241,8 +245,8 @@ TEST(PaxosStore, PersistedRecordSurvivesSigkill) {
   }
   ::close(ready[0]);
   ::close(hold[1]);
-  ASSERT_EQ(n, 1) << "the child did not report a persisted record (read " << n << ", wait status " << status
-                  << ")";
+  ASSERT_EQ(n, 1) << "the child did not report a persisted record (read " << n << ", wait status "
+                  << status << ")";
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "wait status " << status;
 
   // The kernel dropped the dead child's LOCK, so the dir opens again.

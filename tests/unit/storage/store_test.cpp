@@ -62,7 +62,8 @@ void expect_refused(const StoreOptions& options, const std::vector<std::string>&
         << "'" << w << "' missing from: " << store.error().message;
   }
   const auto after = snapshot(options.dir, with_log_contents);
-  EXPECT_TRUE(after == before) << "the refused open changed the dir:" << changed_files(before, after);
+  EXPECT_TRUE(after == before) << "the refused open changed the dir:"
+                               << changed_files(before, after);
 }
 
 TEST(Store, RecordsIdentityInNewDir) {
@@ -127,8 +128,9 @@ TEST(Store, RefusesNewerFormatVersion) {
     ASSERT_TRUE(store);
     put_ok(*store, Family::kMeta, kMetaFormatVersionKey, big_endian_u32(kFormatVersion + 1));
   }
-  expect_refused(options, {options.dir, "newer synod", "format version " + std::to_string(kFormatVersion + 1),
-                           "run a newer synod binary"});
+  expect_refused(
+      options, {options.dir, "newer synod", "format version " + std::to_string(kFormatVersion + 1),
+                "run a newer synod binary"});
 }
 
 TEST(Store, RefusesDirInUse) {
@@ -158,7 +160,8 @@ TEST(Store, RefusesPathThatIsAFile) {
   std::ofstream(tmp.sub("file")) << "x";
   Result<std::unique_ptr<Store>> store = Store::open({tmp.sub("file"), "n1", 7});
   ASSERT_FALSE(store.ok());
-  EXPECT_NE(store.error().message.find("not a directory"), std::string::npos) << store.error().message;
+  EXPECT_NE(store.error().message.find("not a directory"), std::string::npos)
+      << store.error().message;
 }
 
 TEST(Store, RefusesInvalidNodeId) {

@@ -16,8 +16,10 @@ namespace synod::storage::testing {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "synod-storage-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "synod-storage-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr)
+      throw std::runtime_error("mkdtemp failed for " + pattern);
     path_ = pattern;
   }
   ~TempDir() {
@@ -37,7 +39,8 @@ class TempDir {
 // Relative path -> contents of every regular file under `dir`. A live RocksDB
 // may append to its own info log at any time, so `with_log_contents` = false
 // records only the LOG files' names (a rotation still shows as a new name).
-inline std::map<std::string, std::string> snapshot(const std::string& dir, bool with_log_contents = true) {
+inline std::map<std::string, std::string> snapshot(const std::string& dir,
+                                                   bool with_log_contents = true) {
   std::map<std::string, std::string> files;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
@@ -60,8 +63,10 @@ inline std::string changed_files(const std::map<std::string, std::string>& befor
   std::string out;
   for (const auto& [name, contents] : before) {
     auto it = after.find(name);
-    if (it == after.end()) out += " -" + name;
-    else if (it->second != contents) out += " ~" + name;
+    if (it == after.end())
+      out += " -" + name;
+    else if (it->second != contents)
+      out += " ~" + name;
   }
   for (const auto& [name, contents] : after) {
     if (!before.contains(name)) out += " +" + name;
