@@ -1,5 +1,7 @@
 #include "sim/paxos_sim.h"
 
+#include "sim/seed_sweep.h"
+
 #include <algorithm>
 #include <cassert>
 
@@ -77,9 +79,9 @@ Status PaxosSim::propose(const NodeId& node, View value) {
 void PaxosSim::crash(const NodeId& node) {
   SimNode& n = nodes_.at(node);
   if (!n.core) return;
-  log("crash " + node + " (" + std::to_string(n.pending.size()) + " unsynced batches lost)");
+  std::size_t lost = n.unsynced.crash();
+  log("crash " + node + " (" + std::to_string(lost) + " unsynced batches lost)");
   n.core.reset();
-  n.pending.clear();
   n.restart_at = 0;
   ++stats_.crashes;
 }
@@ -108,20 +110,11 @@ void PaxosSim::drive(const NodeId& id) {
     }
     paxos::Ready r = n.core->take_ready();
     for (paxos::Message& m : r.messages) {
-      if (faults_on_ && rng_.chance(options_.faults.drop)) {
-        log("drop " + describe(m));
-        continue;
-      }
-      int copies = faults_on_ && rng_.chance(options_.faults.duplicate) ? 2 : 1;
-      for (int c = 0; c < copies; ++c) {
-        std::uint64_t at = now_ + rng_.between(options_.faults.delay_ticks_min, options_.faults.delay_ticks_max);
-        network_.push(InFlight{at, next_seq_++, m});
-      }
+      if (!network_.send(m, now_, rng_, options_.faults.network(), faults_on_)) log("drop " + describe(m));
     }
     if (r.write_id != 0) {
-      std::uint64_t at = now_ + rng_.between(options_.faults.disk_ticks_min, options_.faults.disk_ticks_max);
-      if (!n.pending.empty()) at = std::max(at, n.pending.back().complete_at);
-      n.pending.push_back(PendingBatch{at, r.write_id, std::move(r.writes)});
+      n.unsynced.issue(r.write_id, std::move(r.writes), now_, rng_, options_.faults.disk_ticks_min,
+                       options_.faults.disk_ticks_max);
       if (options_.bug == PaxosBug::kAckBeforeDurable) n.core->on_durable(r.write_id);
     }
     for (const paxos::Decision& d : r.learned) {
@@ -134,9 +127,8 @@ void PaxosSim::drive(const NodeId& id) {
 
 void PaxosSim::complete_disk_writes(const NodeId& id) {
   SimNode& n = nodes_.at(id);
-  while (n.core && !n.pending.empty() && n.pending.front().complete_at <= now_) {
-    PendingBatch b = std::move(n.pending.front());
-    n.pending.pop_front();
+  SimDisk<paxos::Write>::Batch b;
+  while (n.core && n.unsynced.pop_durable(now_, b)) {
     for (const paxos::Write& w : b.writes) {
       n.disk.apply(w);
       if (const auto* a = std::get_if<paxos::AcceptorRecord>(&w); a && a->state.accepted_value) {
@@ -148,8 +140,7 @@ void PaxosSim::complete_disk_writes(const NodeId& id) {
   }
 }
 
-void PaxosSim::deliver(const InFlight& f) {
-  const paxos::Message& m = f.message;
+void PaxosSim::deliver(const paxos::Message& m) {
   auto it = nodes_.find(m.to);
   if (it == nodes_.end() || !it->second.core) return;
   if (nodes_.at(m.from).partition != it->second.partition) {
@@ -211,11 +202,8 @@ void PaxosSim::maybe_propose() {
 
 void PaxosSim::step_time() {
   ++now_;
-  while (!network_.empty() && network_.top().at <= now_) {
-    InFlight f = network_.top();
-    network_.pop();
-    deliver(f);
-  }
+  paxos::Message m;
+  while (network_.pop_due(now_, m)) deliver(m);
   for (const NodeId& id : ids_) complete_disk_writes(id);
   if (faults_on_) {
     maybe_inject_faults();
@@ -281,18 +269,7 @@ PaxosSimResult PaxosSim::run() {
 }
 
 std::optional<std::string> run_seeds(PaxosSimOptions base, std::uint64_t first, std::uint64_t count) {
-  for (std::uint64_t seed = first; seed < first + count; ++seed) {
-    PaxosSimOptions o = base;
-    o.seed = seed;
-    o.log = nullptr;
-    PaxosSimResult r = PaxosSim(o).run();
-    if (r.violation) {
-      return "seed " + std::to_string(seed) + " (" + std::to_string(o.nodes) + " nodes): " + *r.violation +
-             "\n  replay: synod-sim-paxos --nodes " + std::to_string(o.nodes) + " --seed " +
-             std::to_string(seed) + " --log";
-    }
-  }
-  return std::nullopt;
+  return sweep_seeds<PaxosSim>(std::move(base), first, count, "synod-sim-paxos");
 }
 
 }  // namespace synod::sim

@@ -18,6 +18,7 @@
 
 #include "paxos/node.h"
 #include "sim/paxos_checker.h"
+#include "sim/sim_network.h"
 #include "sim/sim_random.h"
 
 namespace synod::sim {
@@ -36,6 +37,7 @@ struct PaxosFaults {
   std::size_t down_nodes_max = 2;           // how many may be down at once
 
   static PaxosFaults none();
+  NetworkFaults network() const { return {drop, duplicate, delay_ticks_min, delay_ticks_max}; }
 };
 
 // Deliberately broken variants, to show the checker can fail.
@@ -102,30 +104,19 @@ class PaxosSim {
   std::uint64_t now() const { return now_; }
 
  private:
-  struct PendingBatch {
-    std::uint64_t complete_at;
-    std::uint64_t write_id;
-    std::vector<paxos::Write> writes;
-  };
   struct SimNode {
     std::unique_ptr<paxos::Node> core;      // null while crashed
     paxos::DurableState disk;
-    std::deque<PendingBatch> pending;       // in write order
+    SimDisk<paxos::Write> unsynced;         // batches issued, not yet durable
     std::uint64_t restart_at = 0;
     std::uint64_t incarnation = 0;
     int partition = 0;
-  };
-  struct InFlight {
-    std::uint64_t at;
-    std::uint64_t seq;                      // tie-break: deterministic order
-    paxos::Message message;
-    bool operator>(const InFlight& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
 
   paxos::Config config_for(const NodeId& id, std::uint64_t incarnation) const;
   void step_time();
   void drive(const NodeId& id);
-  void deliver(const InFlight& f);
+  void deliver(const paxos::Message& m);
   void complete_disk_writes(const NodeId& id);
   void maybe_inject_faults();
   void maybe_propose();
@@ -138,8 +129,7 @@ class PaxosSim {
   std::vector<NodeId> ids_;
   View initial_view_;
   std::map<NodeId, SimNode> nodes_;
-  std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> network_;
-  std::uint64_t next_seq_ = 0;
+  SimNetwork<paxos::Message> network_;
   std::uint64_t now_ = 0;
   bool faults_on_ = true;
   CrashHook crash_hook_;

@@ -1,0 +1,52 @@
+#pragma once
+// Applies committed log entries to the application's state machine exactly
+// once per client request, and remembers each client's last reply so that a
+// retry (after a timeout or a failover) gets the first answer instead of a
+// second application. The session table is replicated state: every replica
+// builds the same one from the same entries.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+
+#include "common/bytes.h"
+#include "rsm/messages.h"
+#include "synod/state_machine.h"
+
+namespace synod::rsm {
+
+struct Applied {
+  std::uint64_t client_id = 0;
+  std::uint64_t request_no = 0;
+  Bytes reply;
+  // False when the entry repeated a request already applied: nothing changed
+  // and `reply` is the one recorded the first time.
+  bool fresh = true;
+  // True for a request older than the client's last one: its reply is gone
+  // and `reply` is empty. A correct client never waits for one.
+  bool stale = false;
+};
+
+class Applier {
+ public:
+  explicit Applier(StateMachine& machine) : machine_(machine) {}
+
+  // Entries must come in viewstamp order, each exactly once.
+  Applied apply(const LogEntry& entry);
+
+  // The recorded reply when this request was already applied.
+  std::optional<Bytes> reply_for(std::uint64_t client_id, std::uint64_t request_no) const;
+  Viewstamp applied_through() const { return applied_; }
+
+ private:
+  struct Session {
+    std::uint64_t last_request_no = 0;
+    Bytes last_reply;
+  };
+
+  StateMachine& machine_;
+  std::map<std::uint64_t, Session> sessions_;
+  Viewstamp applied_;
+};
+
+}  // namespace synod::rsm

@@ -1,0 +1,88 @@
+#pragma once
+// What replicas of the replicated state machine say to each other, and what
+// clients ask of them. Plain values: the net layer encodes them, the
+// simulator passes them as they are.
+
+#include <cstdint>
+#include <variant>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/ids.h"
+
+namespace synod::rsm {
+
+// A client's request. (client_id, request_no) names it across retries: a
+// client numbers its requests 1, 2, 3... and has one outstanding at a time.
+struct ClientRequest {
+  std::uint64_t client_id = 0;
+  std::uint64_t request_no = 0;
+  Bytes op;
+  auto operator<=>(const ClientRequest&) const = default;
+};
+
+// One ordered operation. The viewstamp is its place in the total order.
+struct LogEntry {
+  Viewstamp vs;
+  std::uint64_t client_id = 0;
+  std::uint64_t request_no = 0;
+  Bytes op;
+  auto operator<=>(const LogEntry&) const = default;
+};
+
+// Primary -> backup: entries that follow `prev` in the primary's log (none:
+// a heartbeat), and the primary's commit point. Sent for new batches, to
+// repair gaps, and on every heartbeat.
+struct Append {
+  ViewId vid = 0;
+  Viewstamp prev;
+  std::vector<LogEntry> entries;
+  Viewstamp commit;
+  auto operator<=>(const Append&) const = default;
+};
+
+// Backup -> primary: "every entry of your log up to `durable` is on my disk".
+// Sent only after that is true.
+struct AppendAck {
+  ViewId vid = 0;
+  Viewstamp durable;
+  auto operator<=>(const AppendAck&) const = default;
+};
+
+// Backup -> primary: "my log ends at `last`; send what follows it".
+struct AppendGap {
+  ViewId vid = 0;
+  Viewstamp last;
+  auto operator<=>(const AppendGap&) const = default;
+};
+
+using Body = std::variant<Append, AppendAck, AppendGap>;
+
+struct Message {
+  NodeId from;
+  NodeId to;
+  Body body;
+  auto operator<=>(const Message&) const = default;
+};
+
+// Answers the core gives a client itself (the results of operations come
+// from applying them, outside the core).
+struct ClientRedirect {
+  std::uint64_t client_id = 0;
+  std::uint64_t request_no = 0;
+  ViewId vid = 0;
+  NodeId primary;  // where to send it instead
+  auto operator<=>(const ClientRedirect&) const = default;
+};
+
+struct ClientBusy {
+  std::uint64_t client_id = 0;
+  std::uint64_t request_no = 0;
+  auto operator<=>(const ClientBusy&) const = default;
+};
+
+using ClientNotice = std::variant<ClientRedirect, ClientBusy>;
+
+const char* type_name(const Body& body);
+
+}  // namespace synod::rsm

@@ -1,0 +1,244 @@
+#include "rsm/replica.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace synod::rsm {
+
+bool follows(Viewstamp prev, Viewstamp next) {
+  if (next.vid == prev.vid) return next.seq == prev.seq + 1;
+  return next.vid > prev.vid && next.seq == 1;
+}
+
+Replica::Replica(ReplicaConfig config, View view, std::vector<LogEntry> recovered_log)
+    : config_(std::move(config)), view_(std::move(view)), log_(std::move(recovered_log)) {
+  assert(view_.validate().ok());
+  assert(config_.heartbeat_ticks > 0 && config_.append_entries_max > 0);
+  for (std::size_t i = 1; i < log_.size(); ++i) assert(log_[i - 1].vs < log_[i].vs);
+  durable_ = last();
+  if (is_primary()) {
+    for (const NodeId& b : view_.backups) followers_[b] = Follower{};
+  }
+}
+
+Viewstamp Replica::next_viewstamp() const {
+  Viewstamp l = last();
+  return l.vid == view_.vid ? Viewstamp{l.vid, l.seq + 1} : Viewstamp{view_.vid, 1};
+}
+
+std::vector<LogEntry>::const_iterator Replica::after(Viewstamp vs) const {
+  return std::upper_bound(log_.begin(), log_.end(), vs,
+                          [](const Viewstamp& v, const LogEntry& e) { return v < e.vs; });
+}
+
+void Replica::send(NodeId to, Body body) {
+  outbox_.push_back(Message{config_.self, std::move(to), std::move(body)});
+}
+
+void Replica::submit(ClientRequest request) {
+  if (!is_primary()) {
+    notices_.push_back(ClientRedirect{request.client_id, request.request_no, view_.vid, view_.primary});
+    return;
+  }
+  auto key = std::make_pair(request.client_id, request.request_no);
+  // A retry of a request being ordered is answered when the first copy
+  // applies; ordering it twice would only cost a log entry (the session
+  // table would not apply it twice), so it is dropped here.
+  if (ordering_.count(key) != 0) return;
+  if (pending_.size() >= config_.pending_requests_max) {
+    notices_.push_back(ClientBusy{request.client_id, request.request_no});
+    return;
+  }
+  ordering_.insert(key);
+  pending_.push_back(std::move(request));
+}
+
+void Replica::tick() {
+  ++now_ticks_;
+  if (!is_primary() || now_ticks_ < next_heartbeat_) return;
+  next_heartbeat_ = now_ticks_ + config_.heartbeat_ticks;
+  for (auto& [id, f] : followers_) {
+    // A backup that acknowledged nothing new for a while lost messages or
+    // restarted: resend from what it has for sure.
+    if (f.sent > f.match && now_ticks_ - f.last_progress_tick >= config_.resend_ticks) {
+      f.sent = f.match;
+      f.last_progress_tick = now_ticks_;
+    }
+    send_entries(id);
+  }
+}
+
+void Replica::step(const Message& message) {
+  if (message.to != config_.self) return;
+  std::visit(
+      [&](const auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, Append>) on_append(message.from, body);
+        else if constexpr (std::is_same_v<T, AppendAck>) on_ack(message.from, body);
+        else if constexpr (std::is_same_v<T, AppendGap>) on_gap(message.from, body);
+      },
+      message.body);
+}
+
+void Replica::on_append(const NodeId& from, const Append& a) {
+  // Only the primary of our own view may extend our log.
+  if (a.vid != view_.vid || from != view_.primary || is_primary()) return;
+  Viewstamp mine = last();
+  if (a.prev > mine) {
+    send(from, AppendGap{view_.vid, mine});
+    return;
+  }
+  std::vector<LogEntry> fresh;
+  Viewstamp end = mine;
+  for (const LogEntry& e : a.entries) {
+    if (e.vs <= mine) continue;  // already held: duplicate or overlap
+    if (!follows(end, e.vs)) {
+      send(from, AppendGap{view_.vid, mine});
+      return;
+    }
+    fresh.push_back(e);
+    end = e.vs;
+  }
+  if (!fresh.empty()) append_to_log(std::move(fresh));
+  if (std::optional<Message> ack = gate_.hold(Message{config_.self, from, AppendAck{view_.vid, last()}})) {
+    outbox_.push_back(std::move(*ack));
+  }
+  // Everything up to the primary's commit point that we hold is committed: our
+  // log is a prefix of the primary's within this view.
+  set_commit(std::min(a.commit, last()));
+}
+
+void Replica::on_ack(const NodeId& from, const AppendAck& a) {
+  if (a.vid != view_.vid || !is_primary()) return;
+  auto it = followers_.find(from);
+  if (it == followers_.end()) return;
+  Follower& f = it->second;
+  if (a.durable > f.match) {
+    f.match = std::min(a.durable, last());
+    f.last_progress_tick = now_ticks_;
+  }
+  f.sent = std::max(f.sent, f.match);
+  advance_commit();
+}
+
+void Replica::on_gap(const NodeId& from, const AppendGap& g) {
+  if (g.vid != view_.vid || !is_primary()) return;
+  auto it = followers_.find(from);
+  if (it == followers_.end()) return;
+  // Its log ends at g.last; resend what follows.
+  it->second.sent = std::min(g.last, last());
+  it->second.last_progress_tick = now_ticks_;
+  send_entries(from);
+}
+
+void Replica::send_entries(const NodeId& backup) {
+  Follower& f = followers_.at(backup);
+  Append a{view_.vid, f.sent, {}, commit_};
+  for (auto it = after(f.sent); it != log_.end() && a.entries.size() < config_.append_entries_max; ++it) {
+    a.entries.push_back(*it);
+  }
+  if (!a.entries.empty()) f.sent = a.entries.back().vs;
+  send(backup, std::move(a));
+}
+
+std::size_t Replica::uncommitted_entries() const {
+  return static_cast<std::size_t>(std::distance(after(commit_), log_.cend()));
+}
+
+bool Replica::can_order() const {
+  return is_primary() && !pending_.empty() && uncommitted_entries() < config_.inflight_entries_max;
+}
+
+void Replica::order_pending() {
+  if (!can_order()) return;
+  std::vector<LogEntry> batch;
+  Viewstamp vs = next_viewstamp();
+  const std::size_t uncommitted = uncommitted_entries();
+  while (!pending_.empty() && uncommitted + batch.size() < config_.inflight_entries_max) {
+    ClientRequest& r = pending_.front();
+    batch.push_back(LogEntry{vs, r.client_id, r.request_no, std::move(r.op)});
+    pending_.pop_front();
+    vs.seq += 1;
+  }
+  if (batch.empty()) return;
+  const Viewstamp prev = last();
+  append_to_log(std::move(batch));
+  // Followers that are caught up get the new batch now (pipelining); the
+  // others are being repaired and get it through send_entries in turn.
+  for (auto& [id, f] : followers_) {
+    if (f.sent == prev) send_entries(id);
+  }
+}
+
+void Replica::append_to_log(std::vector<LogEntry> entries) {
+  assert(!entries.empty() && follows(last(), entries.front().vs));
+  for (LogEntry& e : entries) {
+    appends_.push_back(e);
+    log_.push_back(std::move(e));
+  }
+  gate_.note_write();
+  batch_last_.emplace_back(gate_.current_tag(), last());
+}
+
+void Replica::on_durable(std::uint64_t write_id) {
+  for (Message& m : gate_.mark_durable(write_id)) outbox_.push_back(std::move(m));
+  while (!batch_last_.empty() && batch_last_.front().first <= write_id) {
+    durable_ = std::max(durable_, batch_last_.front().second);
+    batch_last_.pop_front();
+  }
+  if (is_primary()) advance_commit();
+}
+
+void Replica::advance_commit() {
+  // The highest viewstamp held durably by a majority: sort the members'
+  // durable points and take the majority-th from the top.
+  std::vector<Viewstamp> points{durable_};
+  for (const auto& [_, f] : followers_) points.push_back(f.match);
+  std::sort(points.begin(), points.end(), std::greater<>());
+  Viewstamp candidate = points[view_.majority() - 1];
+  // Entries of earlier views commit only by being below one of this view.
+  if (candidate.vid == view_.vid) set_commit(candidate);
+}
+
+void Replica::set_commit(Viewstamp commit) {
+  if (commit <= commit_) return;
+  commit_ = commit;
+  for (auto it = after(handed_out_); it != log_.end() && it->vs <= commit_; ++it) {
+    committed_.push_back(*it);
+    handed_out_ = it->vs;
+    if (is_primary()) ordering_.erase({it->client_id, it->request_no});
+  }
+}
+
+bool Replica::has_ready() const {
+  return can_order() || gate_.has_pending_writes() || !outbox_.empty() || !notices_.empty() ||
+         !committed_.empty();
+}
+
+Ready Replica::take_ready() {
+  order_pending();
+  Ready r;
+  if (gate_.has_pending_writes()) {
+    r.write_id = gate_.take_batch();
+    r.appends = std::move(appends_);
+    appends_.clear();
+  }
+  r.messages = std::move(outbox_);
+  outbox_.clear();
+  r.notices = std::move(notices_);
+  notices_.clear();
+  r.committed = std::move(committed_);
+  committed_.clear();
+  return r;
+}
+
+const char* type_name(const Body& body) {
+  struct Namer {
+    const char* operator()(const Append&) const { return "Append"; }
+    const char* operator()(const AppendAck&) const { return "AppendAck"; }
+    const char* operator()(const AppendGap&) const { return "AppendGap"; }
+  };
+  return std::visit(Namer{}, body);
+}
+
+}  // namespace synod::rsm

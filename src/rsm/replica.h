@@ -1,0 +1,132 @@
+#pragma once
+// One replica of the replicated state machine in one view: the primary
+// orders client requests into log entries with viewstamps and streams them to
+// the backups; backups store them durably and acknowledge; an entry commits
+// when a majority of the view holds it durably; committed entries are handed
+// out in order for applying. No I/O: driven like paxos::Node.
+//
+//   submit(request) / step(msg) / tick()
+//   while (has_ready()) {
+//     Ready r = take_ready();
+//     send(r.messages); notify(r.notices);
+//     if (r.write_id) { persist(r.appends); on_durable(r.write_id); }
+//     apply(r.committed);            // in order; replies go to clients
+//   }
+//
+// Invariants kept here:
+// - A backup acknowledges an entry only once it is durable (DurabilityGate),
+//   and only entries of its own view from that view's primary, with every
+//   earlier entry present: its log is a prefix of the primary's.
+// - The commit point only advances over entries of the current view held
+//   durably by a majority of it (the primary counts only what it has synced).
+// - Committed entries come out exactly once each, in viewstamp order.
+// - Batching: all requests submitted between two take_ready() calls become one
+//   log write and one Append per backup. Pipelining: new batches go out
+//   without waiting for earlier ones to commit, up to inflight_entries_max.
+//
+// Not yet here (next increments): the view change through Paxos, state
+// transfer to joining members, log compaction, linearizable reads by
+// confirmation round.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "common/durability_gate.h"
+#include "common/view.h"
+#include "rsm/messages.h"
+
+namespace synod::rsm {
+
+struct ReplicaConfig {
+  NodeId self;
+  std::uint32_t heartbeat_ticks = 5;           // primary -> backups, carrying the commit point
+  std::uint32_t resend_ticks = 20;             // a backup silent this long is resent from its last ack
+  std::size_t append_entries_max = 1024;       // per Append message
+  std::size_t pending_requests_max = 10000;    // beyond it clients are told "busy"
+  std::size_t inflight_entries_max = 10000;    // ordered but uncommitted entries
+};
+
+struct Ready {
+  std::uint64_t write_id = 0;          // non-zero when appends is non-empty
+  std::vector<LogEntry> appends;       // persist in one synced batch, then on_durable(write_id)
+  std::vector<Message> messages;       // may be sent at once
+  std::vector<ClientNotice> notices;   // redirects and "busy" answers to clients
+  std::vector<LogEntry> committed;     // apply in this order
+};
+
+class Replica {
+ public:
+  // `recovered_log` is the durable log, in viewstamp order.
+  Replica(ReplicaConfig config, View view, std::vector<LogEntry> recovered_log);
+
+  void tick();
+  void step(const Message& message);
+  void submit(ClientRequest request);
+  void on_durable(std::uint64_t write_id);
+
+  bool has_ready() const;
+  Ready take_ready();
+
+  const NodeId& self() const { return config_.self; }
+  const View& view() const { return view_; }
+  bool is_primary() const { return view_.primary == config_.self; }
+  Viewstamp last() const { return log_.empty() ? Viewstamp{} : log_.back().vs; }
+  Viewstamp durable() const { return durable_; }
+  Viewstamp commit() const { return commit_; }
+  const std::vector<LogEntry>& log() const { return log_; }
+
+ private:
+  struct Follower {
+    Viewstamp match;                  // durable on the backup, as it acknowledged
+    Viewstamp sent;                   // sent up to here; rewound to match on silence
+    std::uint64_t last_progress_tick = 0;
+  };
+
+  void on_append(const NodeId& from, const Append& a);
+  void on_ack(const NodeId& from, const AppendAck& a);
+  void on_gap(const NodeId& from, const AppendGap& g);
+
+  // Ordering stops while inflight_entries_max entries await commit: that is
+  // the primary's backpressure, and the pending queue's bound is the clients'.
+  bool can_order() const;
+  std::size_t uncommitted_entries() const;
+  void order_pending();
+  void send_entries(const NodeId& backup);
+  void append_to_log(std::vector<LogEntry> entries);
+  void advance_commit();
+  void set_commit(Viewstamp commit);
+  Viewstamp next_viewstamp() const;
+  std::vector<LogEntry>::const_iterator after(Viewstamp vs) const;
+  void send(NodeId to, Body body);
+
+  ReplicaConfig config_;
+  View view_;
+  std::uint64_t now_ticks_ = 0;
+  std::uint64_t next_heartbeat_ = 0;
+
+  std::vector<LogEntry> log_;                  // in viewstamp order
+  Viewstamp durable_;                          // our own log is durable up to here
+  Viewstamp commit_;
+  Viewstamp handed_out_;                       // committed entries given to Ready::committed
+  std::deque<std::pair<std::uint64_t, Viewstamp>> batch_last_;  // write id -> last entry it holds
+
+  // Primary only.
+  std::deque<ClientRequest> pending_;
+  std::set<std::pair<std::uint64_t, std::uint64_t>> ordering_;   // requests pending or uncommitted
+  std::map<NodeId, Follower> followers_;
+
+  std::vector<LogEntry> appends_;
+  DurabilityGate<Message> gate_;
+  std::vector<Message> outbox_;
+  std::vector<ClientNotice> notices_;
+  std::vector<LogEntry> committed_;
+};
+
+// True when `next` may directly follow `prev` in a log: the next sequence
+// number of the same view, or the first of a later view.
+bool follows(Viewstamp prev, Viewstamp next);
+
+}  // namespace synod::rsm
