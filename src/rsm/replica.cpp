@@ -118,6 +118,10 @@ void Replica::on_ack(const NodeId& from, const AppendAck& a) {
     f.last_progress_tick = now_ticks_;
   }
   f.sent = std::max(f.sent, f.match);
+  // Ack-clocked streaming: a backup that caught up with everything sent gets
+  // the next chunk at once, so a burst larger than append_entries_max does
+  // not wait for heartbeats.
+  if (f.match == f.sent && f.sent < last()) send_entries(from);
   advance_commit();
 }
 
@@ -137,7 +141,12 @@ void Replica::send_entries(const NodeId& backup) {
   for (auto it = after(f.sent); it != log_.end() && a.entries.size() < config_.append_entries_max; ++it) {
     a.entries.push_back(*it);
   }
-  if (!a.entries.empty()) f.sent = a.entries.back().vs;
+  if (!a.entries.empty()) {
+    // A backup with nothing outstanding starts its silence clock now, not at
+    // its last ack: an idle backup is not a silent one.
+    if (f.sent == f.match) f.last_progress_tick = now_ticks_;
+    f.sent = a.entries.back().vs;
+  }
   send(backup, std::move(a));
 }
 

@@ -1,0 +1,22 @@
+#pragma once
+// Readable GoogleTest output for the rsm values the tests compare.
+
+#include <ostream>
+
+#include "common/ids.h"
+#include "rsm/messages.h"
+
+namespace synod {
+
+inline void PrintTo(const Viewstamp& vs, std::ostream* out) { *out << to_string(vs); }
+
+namespace rsm {
+
+inline void PrintTo(const LogEntry& e, std::ostream* out) {
+  *out << to_string(e.vs) << " c" << e.client_id << "#" << e.request_no;
+}
+inline void PrintTo(const AppendAck& a, std::ostream* out) { *out << "AppendAck{v" << a.vid << " " << to_string(a.durable) << "}"; }
+inline void PrintTo(const AppendGap& g, std::ostream* out) { *out << "AppendGap{v" << g.vid << " " << to_string(g.last) << "}"; }
+
+}  // namespace rsm
+}  // namespace synod
