@@ -198,7 +198,7 @@ void serialize(Archive& ar, synod::paxos::Prepare& m, unsigned /*version*/) {
 
 template <class Archive>
 void serialize(Archive& ar, synod::paxos::Promise& m, unsigned /*version*/) {
-  ar& m.instance& m.n& m.accepted_n& m.accepted_value;
+  ar& m.instance& m.n& m.accepted_n& m.accepted_value& m.log_position;
 }
 
 template <class Archive>

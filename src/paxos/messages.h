@@ -25,6 +25,9 @@ struct Promise {
   ProposalNumber n;
   ProposalNumber accepted_n;               // zero when nothing was accepted
   std::optional<View> accepted_value;
+  // The last entry of the promising node's op log, as its host set it
+  // (Node::set_log_position). The view change picks the new primary by it.
+  Viewstamp log_position{};
   auto operator<=>(const Promise&) const = default;
 };
 

@@ -59,7 +59,12 @@ void Node::step(const Message& message) {
   drain_local();
 }
 
-Status Node::propose(Instance instance, View value) {
+ProposalNumber Node::promised_for(Instance instance) const {
+  auto it = acceptors_.find(instance);
+  return it == acceptors_.end() ? ProposalNumber{} : it->second.promised;
+}
+
+Status Node::propose(Instance instance, View value, ChooseValue choose) {
   if (auto it = decided_.find(instance); it != decided_.end()) {
     return Error{"instance " + std::to_string(instance) + " is already decided as view " +
                  to_string(it->second)};
@@ -76,7 +81,7 @@ Status Node::propose(Instance instance, View value) {
   if (proposal_) {
     return Error{"already proposing instance " + std::to_string(proposal_->instance()) + "; retry later"};
   }
-  proposal_.emplace(instance, std::move(value), acceptors_of(instance));
+  proposal_.emplace(instance, std::move(value), acceptors_of(instance), std::move(choose));
   start_round();
   drain_local();
   return Status::Ok();
@@ -134,6 +139,7 @@ void Node::on_prepare(const NodeId& from, const Prepare& p) {
   if (p.instance > known_through_ + 1) ask_for_missing({from});
   round_ = std::max(round_, p.n.round);
   AcceptorStep s = paxos::on_prepare(acceptors_[p.instance], p);
+  if (auto* promise = std::get_if<Promise>(&s.reply)) promise->log_position = log_position_;
   if (s.new_state) {
     acceptors_[p.instance] = *s.new_state;
     persist(AcceptorRecord{p.instance, *s.new_state});

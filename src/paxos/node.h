@@ -73,7 +73,13 @@ class Node {
   // when the instance is decided, when the previous view is not yet known
   // (its members are this instance's acceptors), or when the value is invalid.
   // A value accepted earlier by others may win instead: that is Paxos.
-  Status propose(Instance instance, View value);
+  Status propose(Instance instance, View value, ChooseValue choose = {});
+  // The host's op log ends here; promises report it (see Promise).
+  void set_log_position(Viewstamp last) { log_position_ = last; }
+  // The highest number this node promised for `instance` (zero if none). The
+  // replicated state machine stops acknowledging ops of view v once this is
+  // non-zero for instance v+1.
+  ProposalNumber promised_for(Instance instance) const;
   void on_durable(std::uint64_t write_id);
 
   bool has_ready() const;
@@ -130,6 +136,7 @@ class Node {
   // that are gone) must still find the decisions made without it.
   std::set<NodeId> known_nodes_;
 
+  Viewstamp log_position_;
   std::uint64_t round_ = 0;                       // highest round used or seen
   std::optional<Proposal> proposal_;
   std::uint64_t proposal_retry_at_ = 0;

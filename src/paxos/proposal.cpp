@@ -5,8 +5,8 @@
 
 namespace synod::paxos {
 
-Proposal::Proposal(Instance instance, View wanted, std::vector<NodeId> acceptors)
-    : instance_(instance), wanted_(std::move(wanted)), acceptors_(std::move(acceptors)) {
+Proposal::Proposal(Instance instance, View wanted, std::vector<NodeId> acceptors, ChooseValue choose)
+    : instance_(instance), wanted_(std::move(wanted)), acceptors_(std::move(acceptors)), choose_(std::move(choose)) {
   assert(!acceptors_.empty());
   assert(wanted_.vid == instance_);
 }
@@ -34,7 +34,17 @@ std::optional<Accept> Proposal::on_promise(const NodeId& from, const Promise& pr
   for (const auto& [_, p] : promises_) {
     if (p.accepted_value && (highest == nullptr || p.accepted_n > highest->accepted_n)) highest = &p;
   }
-  value_ = highest != nullptr ? *highest->accepted_value : wanted_;
+  if (highest != nullptr) {
+    value_ = *highest->accepted_value;
+  } else if (choose_) {
+    std::map<NodeId, Viewstamp> positions;
+    for (const auto& [from_node, p] : promises_) positions[from_node] = p.log_position;
+    value_ = choose_(wanted_, positions);
+    // A chooser that breaks its contract must not put a bad view on the wire.
+    if (value_.vid != instance_ || !value_.validate().ok()) value_ = wanted_;
+  } else {
+    value_ = wanted_;
+  }
   phase_ = Phase::kAccepting;
   return Accept{instance_, n_, value_};
 }

@@ -4,6 +4,7 @@
 // the previous view) and never talks to the network or disk itself: the Node
 // sends what it returns, after the round number is durable.
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -13,19 +14,26 @@
 
 namespace synod::paxos {
 
+// Picks the value of a round in which no promise carried an accepted value,
+// from the log positions the promising acceptors reported. The replicated
+// state machine uses it to make the new primary the member whose log holds
+// every committed op. It must return a valid view with vid == instance.
+using ChooseValue =
+    std::function<View(const View& wanted, const std::map<NodeId, Viewstamp>& log_positions)>;
+
 class Proposal {
  public:
   enum class Phase { kIdle, kPreparing, kAccepting };
 
-  Proposal(Instance instance, View wanted, std::vector<NodeId> acceptors);
+  Proposal(Instance instance, View wanted, std::vector<NodeId> acceptors, ChooseValue choose = {});
 
   // Enters phase 1 under n, forgetting whatever the previous round collected.
   Prepare begin_round(ProposalNumber n);
 
   // Returns the Accept to send to every acceptor once promises come from a
-  // majority. Its value is the v_a with the highest n_a among the promises,
-  // or the wanted value when no promise carried one: this is the rule that
-  // makes a chosen value stay chosen.
+  // majority. Its value is the v_a with the highest n_a among the promises;
+  // only when no promise carried one is it free: the ChooseValue result, or
+  // the wanted value. That order is the rule that keeps a chosen value chosen.
   std::optional<Accept> on_promise(const NodeId& from, const Promise& promise);
 
   // Returns the value once a majority accepted it in this round.
@@ -49,6 +57,7 @@ class Proposal {
   Instance instance_;
   View wanted_;
   std::vector<NodeId> acceptors_;
+  ChooseValue choose_;
   Phase phase_ = Phase::kIdle;
   ProposalNumber n_;
   std::map<NodeId, Promise> promises_;

@@ -60,6 +60,7 @@ std::vector<Message> sample_messages() {
       {"n2", "n1", paxos::Prepare{4, n}},
       {"n1", "n2", paxos::Promise{4, n, {}, std::nullopt}},
       {"n1", "n2", paxos::Promise{4, n, {5, "n3"}, v}},
+      {"n1", "n2", paxos::Promise{4, n, {}, std::nullopt, Viewstamp{3, 17}}},
       {"n2", "n3", paxos::Accept{4, n, v}},
       {"n3", "n2", paxos::Accepted{4, n}},
       {"n3", "n2", paxos::Reject{4, n, {9, "n1"}}},
@@ -250,14 +251,17 @@ TEST(Codec, RefusesCollectionCountBeyondPayloadWithoutAllocating) {
 }
 
 TEST(Codec, RefusesBoolThatIsNeitherZeroNorOne) {
-  // Promise: from, to, instance, n, accepted_n, then the presence bool of the value.
+  // Promise: from, to, instance, n, accepted_n, the presence bool of the
+  // value, then the log position (two u64).
   Wire w;
   w.str("n1").str("n2").u64(4).u64(7).str("n2").u64(0).str("");
   const Bytes prefix = w.bytes;
-  ASSERT_TRUE(
-      decode_message(static_cast<std::uint16_t>(MessageType::kPaxosPromise), prefix + '\0').ok());
-  Result<Message> d =
-      decode_message(static_cast<std::uint16_t>(MessageType::kPaxosPromise), prefix + '\7');
+  const Bytes log_position(16, '\0');
+  ASSERT_TRUE(decode_message(static_cast<std::uint16_t>(MessageType::kPaxosPromise),
+                             prefix + '\0' + log_position)
+                  .ok());
+  Result<Message> d = decode_message(static_cast<std::uint16_t>(MessageType::kPaxosPromise),
+                                     prefix + '\7' + log_position);
   ASSERT_FALSE(d.ok());
   EXPECT_TRUE(contains(d.error().message, "bool byte 7")) << d.error().message;
 }
