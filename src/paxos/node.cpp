@@ -30,7 +30,9 @@ Node::Node(Config config, const DurableState& recovered)
   for (const auto& [_, v] : decided_) {
     for (const NodeId& m : v.members()) known_nodes_.insert(m);
   }
-  // What was durable before the restart was delivered before it.
+  // Decisions found on disk are not delivered again through Ready::learned:
+  // the host reads them with decision() when it starts (a crash can fall
+  // between on_durable() and the host taking the Ready that delivered them).
   delivered_through_ = known_through_;
   next_learn_at_ = config_.learn_interval_ticks;
 }

@@ -89,7 +89,8 @@ class Node {
   // The newest view such that every earlier one is known decided.
   const View& latest_view() const;
   std::optional<View> decision(Instance instance) const;
-  // Highest instance delivered through Ready::learned (or recovered from disk).
+  // Highest instance delivered through Ready::learned, or recovered from disk
+  // (which the host reads with decision() at start).
   Instance delivered_through() const { return delivered_through_; }
   bool proposing() const { return proposal_.has_value(); }
   // The proposal in progress, for inspection (tests, status); null when idle.

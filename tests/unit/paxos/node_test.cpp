@@ -7,7 +7,10 @@
 
 #include <cstdlib>
 #include <random>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "unit/paxos/cluster.h"
 #include "unit/paxos/paxos_test_util.h"
@@ -358,6 +361,25 @@ TEST(Node, RecoveredDecisionsAreKnownButNotDeliveredAgain) {
   d.node.step(from("n2", Decided{3, view(3, "n2", {"n1"})}));
   d.settle();
   EXPECT_EQ(d.delivered, (std::vector<Decision>{{3, view(3, "n2", {"n1"})}}));
+}
+
+// The records the node asked to persist are enough: a node rebuilt from them
+// keeps its promise and never reuses its round.
+TEST(Node, RestartFromItsOwnWritesKeepsPromiseAndRound) {
+  Driver before(config("n1"));
+  ASSERT_TRUE(before.node.propose(2, view2()).ok());
+  before.settle();
+  before.node.step(from("n2", Prepare{2, pn(5, "n2")}));
+  before.settle();
+
+  Driver after(config("n1"), before.disk);
+  ASSERT_TRUE(after.node.propose(2, view2()).ok());
+  after.settle();
+  EXPECT_EQ(records_of<RoundRecord>(after.written), (std::vector<RoundRecord>{{2}}));
+  after.take_sent();
+  after.node.step(from("n3", Prepare{2, pn(4, "n3")}));
+  after.settle();
+  EXPECT_EQ(bodies_of<Reject>(after.take_sent()), (std::vector<Reject>{{2, pn(4, "n3"), pn(5, "n2")}}));
 }
 
 // --- propose() errors ---------------------------------------------------------
@@ -758,7 +780,7 @@ TEST(Node, ThreeNodesAllLearnTheProposedValue) {
     EXPECT_EQ(c.delivered(id), (std::vector<Decision>{{2, v2}})) << id;
     EXPECT_EQ(c.node(id).latest_view(), v2) << id;
   }
-  EXPECT_EQ(c.check_agreement(), "");
+  EXPECT_EQ(c.check_invariants(), "");
 }
 
 // Instance i's acceptors are the members of view i-1: after view 2 swaps n3
@@ -783,7 +805,7 @@ TEST(Node, NextInstanceIsPreparedWithMembersOfPreviousView) {
   EXPECT_EQ(c.disk("n3").acceptors.count(3), 0u);
   EXPECT_EQ(c.disk("n4").acceptors.count(3), 1u);
   for (const NodeId& id : c.ids()) EXPECT_EQ(c.node(id).decision(3), v3) << id;
-  EXPECT_EQ(c.check_agreement(), "");
+  EXPECT_EQ(c.check_invariants(), "");
 }
 
 // Two proposers of different values for the same instance: one value wins
@@ -801,7 +823,7 @@ TEST(Node, ConcurrentProposersAgreeOnOneValue) {
     for (const NodeId& id : c.ids()) c.tick(id);
   }
   ASSERT_TRUE(c.all_delivered_through(2)) << c.describe_state();
-  EXPECT_EQ(c.check_agreement(), "");
+  EXPECT_EQ(c.check_invariants(), "");
   std::optional<View> chosen = c.node("n2").decision(2);
   ASSERT_TRUE(chosen.has_value());
   EXPECT_TRUE(*chosen == a || *chosen == b) << to_string(*chosen);
@@ -861,7 +883,7 @@ ScheduleOutcome run_random_schedule(std::uint64_t seed) {
     // The full agreement check walks every decision of every node, so it runs
     // periodically; a violation is still reported with its seed.
     if (out.violation.empty() && (step % kCheckEverySteps == 0 || step + 1 == kStepsMax)) {
-      out.violation = c.check_agreement();
+      out.violation = c.check_invariants();
     }
     if (!out.violation.empty()) {
       out.violation += " (step " + std::to_string(step) + ")" + c.describe_state();
