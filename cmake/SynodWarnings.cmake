@@ -6,5 +6,5 @@
 # valgrind cover real uninitialised reads.
 function(synod_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Werror -Wshadow -Wnon-virtual-dtor
-                                           -Wno-maybe-uninitialized)
+                                           $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
 endfunction()
