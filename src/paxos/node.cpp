@@ -84,6 +84,7 @@ Status Node::propose(Instance instance, View value, ChooseValue choose) {
     return Error{"already proposing instance " + std::to_string(proposal_->instance()) + "; retry later"};
   }
   proposal_.emplace(instance, std::move(value), acceptors_of(instance), std::move(choose));
+  proposal_rounds_ = 0;
   start_round();
   drain_local();
   return Status::Ok();
@@ -169,8 +170,15 @@ void Node::on_accept(const NodeId& from, const Accept& a) {
   send_after_durable(from, std::move(s.reply));
 }
 
+void Node::extend_round_on_progress(Instance instance, const ProposalNumber& n) {
+  if (proposal_ && proposal_->instance() == instance && proposal_->number() == n) {
+    proposal_retry_at_ = std::max(proposal_retry_at_, now_ticks_ + config_.round_timeout_ticks);
+  }
+}
+
 void Node::on_promise(const NodeId& from, const Promise& p) {
   if (!proposal_) return;
+  extend_round_on_progress(p.instance, p.n);
   if (std::optional<Accept> accept = proposal_->on_promise(from, p)) {
     // The round is durable (the Prepare waited for it), so Accepts go now.
     for (const NodeId& a : proposal_->acceptors()) send(a, *accept);
@@ -179,6 +187,7 @@ void Node::on_promise(const NodeId& from, const Promise& p) {
 
 void Node::on_accepted(const NodeId& from, const Accepted& a) {
   if (!proposal_) return;
+  extend_round_on_progress(a.instance, a.n);
   std::optional<View> chosen = proposal_->on_accepted(from, a);
   if (!chosen) return;
   Instance instance = proposal_->instance();
@@ -235,7 +244,8 @@ void Node::start_round() {
   persist(RoundRecord{round_});
   Prepare p = proposal_->begin_round(ProposalNumber{round_, config_.self});
   for (const NodeId& a : proposal_->acceptors()) send_after_durable(a, p);
-  proposal_retry_at_ = now_ticks_ + config_.round_timeout_ticks;
+  const std::uint32_t doublings = std::min<std::uint32_t>(proposal_rounds_++, 3);
+  proposal_retry_at_ = now_ticks_ + (std::uint64_t{config_.round_timeout_ticks} << doublings);
 }
 
 void Node::ask_for_missing(const std::vector<NodeId>& peers) {

@@ -43,7 +43,13 @@ struct Config {
   NodeId self;
   View initial_view;                          // view 1, from static configuration
   std::uint64_t seed = 1;                     // randomised backoff; same seed, same run
-  std::uint32_t round_timeout_ticks = 20;     // a round with no decision is retried higher
+  // A round that makes no progress for this long is retried higher: every
+  // promise or acceptance of the current round pushes the deadline out. Each
+  // further round of the same proposal also waits twice as long (up to 8x).
+  // A fixed timeout shorter than the real round trip restarted every round
+  // before its answers arrived, forever (found by the soak, harsh profile);
+  // the cap keeps a proposer quick to notice a majority that came back.
+  std::uint32_t round_timeout_ticks = 20;
   std::uint32_t backoff_ticks_max = 20;       // random extra wait after a rejection
   std::uint32_t learn_interval_ticks = 10;    // how often to ask peers for missed decisions
   std::uint64_t instance_window = 64;         // acceptor ignores instances this far ahead
@@ -111,6 +117,7 @@ class Node {
 
   void learn(Instance instance, const View& value);
   void start_round();
+  void extend_round_on_progress(Instance instance, const ProposalNumber& n);
   void ask_for_missing(const std::vector<NodeId>& peers);
   std::vector<NodeId> acceptors_of(Instance instance) const;
   bool within_window(Instance instance) const;
@@ -141,6 +148,7 @@ class Node {
   std::uint64_t round_ = 0;                       // highest round used or seen
   std::optional<Proposal> proposal_;
   std::uint64_t proposal_retry_at_ = 0;
+  std::uint32_t proposal_rounds_ = 0;             // rounds started by the current proposal
   std::uint64_t next_learn_at_ = 0;
 
   std::vector<Write> pending_writes_;

@@ -680,6 +680,52 @@ TEST(Node, StartsHigherRoundAfterRoundTimeout) {
   EXPECT_EQ(bodies_of<Prepare>(d.sent), (std::vector<Prepare>{{2, pn(2, "n1")}, {2, pn(2, "n1")}}));
 }
 
+// Each unanswered round of one proposal waits twice as long as the previous
+// one (5, 10, 20, ... ticks), so a timeout shorter than the round trip cannot
+// restart every round before its answers arrive.
+TEST(Node, RoundTimeoutDoublesForEachRoundThatFailsToDecide) {
+  Config c = config("n1");
+  c.round_timeout_ticks = 5;
+  c.learn_interval_ticks = 1000;
+  Driver d(c);
+  ASSERT_TRUE(d.node.propose(2, view2()).ok());
+  d.settle();
+  d.take_written();
+  std::vector<int> started_at;
+  for (int t = 1; t <= 5 + 10 + 20 + 40 && started_at.size() < 4; ++t) {
+    d.node.tick();
+    d.settle();
+    if (!records_of<RoundRecord>(d.take_written()).empty()) started_at.push_back(t);
+  }
+  EXPECT_EQ(started_at, (std::vector<int>{5, 15, 35, 75}));
+}
+
+// A promise for the current round is progress: the round's deadline moves to
+// round_timeout_ticks after it, so answers still arriving are not thrown away.
+TEST(Node, AnswerForTheCurrentRoundPushesItsDeadlineOut) {
+  Config c = config("n1");
+  c.round_timeout_ticks = 5;
+  c.learn_interval_ticks = 1000;
+  Driver d(c);
+  ASSERT_TRUE(d.node.propose(2, view2()).ok());
+  d.settle();
+  d.take_written();
+  for (int t = 1; t <= 4; ++t) {
+    d.node.tick();
+    d.settle();
+  }
+  d.node.step(from("n2", Promise{2, pn(1, "n1"), {}, std::nullopt}));
+  d.settle();
+  d.take_written();
+  int restarted_at = 0;
+  for (int t = 5; t <= 20 && restarted_at == 0; ++t) {
+    d.node.tick();
+    d.settle();
+    if (!records_of<RoundRecord>(d.take_written()).empty()) restarted_at = t;
+  }
+  EXPECT_EQ(restarted_at, 9) << "the deadline should be 5 ticks after the promise (tick 4), not tick 5";
+}
+
 TEST(Node, StopsRetryingOnceInstanceIsDecided) {
   Config c = config("n1");
   c.round_timeout_ticks = 5;
