@@ -177,15 +177,13 @@ void RsmSim::clients_act() {
     op.kind = static_cast<KvOpKind>(rng_.below(4));
     if (op.kind == KvOpKind::kCas) {
       // Expect a value some client wrote to this key, or absence.
-      std::vector<std::string> candidates;
-      for (const KvOp& h : history_) {
-        if (h.key == op.key && (h.kind == KvOpKind::kPut || h.kind == KvOpKind::kCas)) candidates.push_back(h.value);
-      }
+      const std::vector<std::string>& candidates = written_values_[op.key];
       if (candidates.empty() || rng_.chance(0.2)) op.expect_absent = true;
       else op.expected = candidates[rng_.below(candidates.size())];
     }
     op.invoked_at = now_;
     op.outcome_known = false;
+    if (op.kind == KvOpKind::kPut || op.kind == KvOpKind::kCas) written_values_[op.key].push_back(op.value);
     history_.push_back(op);
     c.current = history_.size() - 1;
     c.request = rsm::ClientRequest{c.id, c.next_request_no++, encode_kv_op(op)};

@@ -120,6 +120,9 @@ class RsmSim {
   std::map<NodeId, SimReplica> replicas_;
   std::vector<SimClient> clients_;
   std::vector<KvOp> history_;
+  // Per key, the values put or cas-ed so far, in history order: what a cas
+  // may expect. Kept as ops are made so a cas need not scan the history.
+  std::map<std::string, std::vector<std::string>> written_values_;
   SimNetwork<rsm::Message> net_;
   SimNetwork<ClientPacket> client_net_;
   std::uint64_t now_ = 0;
