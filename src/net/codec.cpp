@@ -24,10 +24,15 @@ namespace {
 static_assert(std::endian::native == std::endian::little, "the wire format is little-endian");
 static_assert(sizeof(std::size_t) == 8, "the wire format has 64-bit lengths");
 
+// A protocol's types are its first type plus the body's variant index.
+constexpr auto kPaxosTypeFirst = static_cast<std::size_t>(MessageType::kPaxosPrepare);
+constexpr auto kRsmTypeFirst = static_cast<std::size_t>(MessageType::kRsmAppend);
+constexpr auto kTypeLast = static_cast<std::size_t>(MessageType::kRsmAppendGap);
+
 template <MessageType type, class Body>
-constexpr bool kTypeIs =
-    std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(type) - 1, paxos::Body>,
-                   Body>;
+constexpr bool kTypeIs = std::is_same_v<
+    std::variant_alternative_t<static_cast<std::size_t>(type) - kPaxosTypeFirst, paxos::Body>,
+    Body>;
 static_assert(kTypeIs<MessageType::kPaxosPrepare, paxos::Prepare>);
 static_assert(kTypeIs<MessageType::kPaxosPromise, paxos::Promise>);
 static_assert(kTypeIs<MessageType::kPaxosAccept, paxos::Accept>);
@@ -36,6 +41,22 @@ static_assert(kTypeIs<MessageType::kPaxosReject, paxos::Reject>);
 static_assert(kTypeIs<MessageType::kPaxosDecided, paxos::Decided>);
 static_assert(kTypeIs<MessageType::kPaxosLearn, paxos::Learn>);
 static_assert(std::variant_size_v<paxos::Body> == 7, "a new body needs a MessageType");
+
+template <MessageType type, class Body>
+constexpr bool kRsmTypeIs = std::is_same_v<
+    std::variant_alternative_t<static_cast<std::size_t>(type) - kRsmTypeFirst, rsm::Body>, Body>;
+static_assert(kRsmTypeIs<MessageType::kRsmAppend, rsm::Append>);
+static_assert(kRsmTypeIs<MessageType::kRsmAppendAck, rsm::AppendAck>);
+static_assert(kRsmTypeIs<MessageType::kRsmAppendGap, rsm::AppendGap>);
+static_assert(std::variant_size_v<rsm::Body> == 3,
+              "a new RSM body needs a MessageType (appended after the last one)");
+// The Paxos types end where the RSM ones begin, and is_*_type agree with both.
+static_assert(kPaxosTypeFirst + std::variant_size_v<paxos::Body> == kRsmTypeFirst);
+static_assert(kRsmTypeFirst + std::variant_size_v<rsm::Body> - 1 == kTypeLast);
+static_assert(is_paxos_type(kPaxosTypeFirst) && is_paxos_type(kRsmTypeFirst - 1) &&
+              !is_paxos_type(kPaxosTypeFirst - 1) && !is_paxos_type(kRsmTypeFirst));
+static_assert(is_rsm_type(kRsmTypeFirst) && is_rsm_type(kTypeLast) &&
+              !is_rsm_type(kRsmTypeFirst - 1) && !is_rsm_type(kTypeLast + 1));
 
 // A record's kind byte is its index in paxos::Write; decode_record's switch
 // follows this order.
@@ -122,7 +143,26 @@ Status check_body(const paxos::Reject& m) {
 Status check_body(const paxos::Decided& m) { return check_view(m.value, "value"); }
 Status check_body(const paxos::Learn&) { return Status::Ok(); }
 
-Status check_message(const paxos::Message& m) {
+Status check_body(const rsm::Append& m) {
+  if (m.entries.size() > kAppendEntriesMax) {
+    return Error{"Append carries " + std::to_string(m.entries.size()) + " entries, more than the " +
+                 std::to_string(kAppendEntriesMax) + " one Append may carry"};
+  }
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    const std::size_t op_bytes = m.entries[i].op.size();
+    if (op_bytes > kOpBytesMax) {
+      return Error{"entry " + std::to_string(i) + " (" + synod::to_string(m.entries[i].vs) +
+                   "): op of " + std::to_string(op_bytes) + " bytes exceeds the limit of " +
+                   std::to_string(kOpBytesMax)};
+    }
+  }
+  return Status::Ok();
+}
+Status check_body(const rsm::AppendAck&) { return Status::Ok(); }
+Status check_body(const rsm::AppendGap&) { return Status::Ok(); }
+
+template <class Message>
+Status check_message(const Message& m) {
   return first_error({check_node(m.from, "sender"), check_node(m.to, "receiver"),
                       std::visit([](const auto& body) { return check_body(body); }, m.body)});
 }
@@ -168,14 +208,15 @@ void require_consumed(const BoundedIArchive& ia) {
   }
 }
 
-template <class Body>
-Result<paxos::Message> decode_as(BytesView payload, const char* name) {
+// Message is paxos::Message or rsm::Message, Body one of its bodies.
+template <class Message, class Body>
+Result<Message> decode_as(BytesView payload, const char* name) {
   const std::string what =
       std::string(name) + " payload of " + std::to_string(payload.size()) + " bytes";
-  Result<paxos::Message> decoded = guarded<paxos::Message>(what, [&]() -> paxos::Message {
+  Result<Message> decoded = guarded<Message>(what, [&]() -> Message {
     PayloadBuffer buffer(payload);
     BoundedIArchive ia(buffer);
-    paxos::Message m;
+    Message m;
     Body body;
     ia >> m.from >> m.to >> body;
     require_consumed(ia);
@@ -185,6 +226,23 @@ Result<paxos::Message> decode_as(BytesView payload, const char* name) {
   if (!decoded) return decoded;
   if (Status s = check_message(*decoded); !s) return Error{what + ": " + s.error().message};
   return decoded;
+}
+
+std::string known_types() {
+  return "this node knows types " + std::to_string(kPaxosTypeFirst) + " to " +
+         std::to_string(kTypeLast);
+}
+
+Error unknown_type(std::uint16_t type) {
+  return Error{"unknown message type " + std::to_string(type) + " (" + known_types() +
+               "); is the peer running a newer synod?"};
+}
+
+// A known type handed to the other protocol's decoder: a bug in the caller's
+// dispatch, not a bad peer.
+Error wrong_protocol(std::uint16_t type, const char* is, const char* wanted) {
+  return Error{"message type " + std::to_string(type) + " is " + is + " message, not " + wanted +
+               " one (dispatch with is_paxos_type / is_rsm_type)"};
 }
 
 template <class Record>
@@ -202,29 +260,62 @@ EncodedMessage encode_message(const paxos::Message& m) {
     oa << m.from << m.to;
     std::visit([&](const auto& body) { oa << body; }, m.body);
   });
-  return EncodedMessage{static_cast<MessageType>(m.body.index() + 1), std::move(payload)};
+  return EncodedMessage{static_cast<MessageType>(kPaxosTypeFirst + m.body.index()),
+                        std::move(payload)};
+}
+
+EncodedMessage encode_message(const rsm::Message& m) {
+  assert(check_message(m).ok());
+  Bytes payload = write_bytes([&](boost::archive::binary_oarchive& oa) {
+    oa << m.from << m.to;
+    std::visit([&](const auto& body) { oa << body; }, m.body);
+  });
+  return EncodedMessage{static_cast<MessageType>(kRsmTypeFirst + m.body.index()),
+                        std::move(payload)};
 }
 
 Result<paxos::Message> decode_message(std::uint16_t type, BytesView payload) {
   switch (static_cast<MessageType>(type)) {
     case MessageType::kPaxosPrepare:
-      return decode_as<paxos::Prepare>(payload, "Prepare");
+      return decode_as<paxos::Message, paxos::Prepare>(payload, "Prepare");
     case MessageType::kPaxosPromise:
-      return decode_as<paxos::Promise>(payload, "Promise");
+      return decode_as<paxos::Message, paxos::Promise>(payload, "Promise");
     case MessageType::kPaxosAccept:
-      return decode_as<paxos::Accept>(payload, "Accept");
+      return decode_as<paxos::Message, paxos::Accept>(payload, "Accept");
     case MessageType::kPaxosAccepted:
-      return decode_as<paxos::Accepted>(payload, "Accepted");
+      return decode_as<paxos::Message, paxos::Accepted>(payload, "Accepted");
     case MessageType::kPaxosReject:
-      return decode_as<paxos::Reject>(payload, "Reject");
+      return decode_as<paxos::Message, paxos::Reject>(payload, "Reject");
     case MessageType::kPaxosDecided:
-      return decode_as<paxos::Decided>(payload, "Decided");
+      return decode_as<paxos::Message, paxos::Decided>(payload, "Decided");
     case MessageType::kPaxosLearn:
-      return decode_as<paxos::Learn>(payload, "Learn");
+      return decode_as<paxos::Message, paxos::Learn>(payload, "Learn");
+    case MessageType::kRsmAppend:
+    case MessageType::kRsmAppendAck:
+    case MessageType::kRsmAppendGap:
+      return wrong_protocol(type, "an RSM", "a Paxos");
   }
-  return Error{"unknown message type " + std::to_string(type) + " (this node knows types 1 to " +
-               std::to_string(std::variant_size_v<paxos::Body>) +
-               "); is the peer running a newer synod?"};
+  return unknown_type(type);
+}
+
+Result<rsm::Message> decode_rsm_message(std::uint16_t type, BytesView payload) {
+  switch (static_cast<MessageType>(type)) {
+    case MessageType::kRsmAppend:
+      return decode_as<rsm::Message, rsm::Append>(payload, "Append");
+    case MessageType::kRsmAppendAck:
+      return decode_as<rsm::Message, rsm::AppendAck>(payload, "AppendAck");
+    case MessageType::kRsmAppendGap:
+      return decode_as<rsm::Message, rsm::AppendGap>(payload, "AppendGap");
+    case MessageType::kPaxosPrepare:
+    case MessageType::kPaxosPromise:
+    case MessageType::kPaxosAccept:
+    case MessageType::kPaxosAccepted:
+    case MessageType::kPaxosReject:
+    case MessageType::kPaxosDecided:
+    case MessageType::kPaxosLearn:
+      return wrong_protocol(type, "a Paxos", "an RSM");
+  }
+  return unknown_type(type);
 }
 
 Bytes encode_record(const paxos::Write& w) {

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <streambuf>
 #include <string>
+#include <utility>
 
 #include <boost/archive/binary_iarchive_impl.hpp>
 #include <boost/mpl/int.hpp>
@@ -29,8 +30,10 @@
 #include "common/ids.h"
 #include "common/proposal_number.h"
 #include "common/view.h"
+#include "net/codec.h"
 #include "paxos/messages.h"
 #include "paxos/records.h"
+#include "rsm/messages.h"
 
 namespace synod::net {
 
@@ -226,6 +229,60 @@ void serialize(Archive& ar, synod::paxos::Learn& m, unsigned /*version*/) {
   ar& m.instance;
 }
 
+// RSM peer messages. Like the Paxos bodies, the sender and receiver ids are
+// written around them by the codec.
+
+template <class Archive>
+void serialize(Archive& ar, synod::rsm::LogEntry& e, unsigned /*version*/) {
+  ar& e.vs& e.client_id& e.request_no& e.op;
+}
+
+// The entries go as a counted sequence written by hand, as a View's backups.
+template <class Archive>
+void save(Archive& ar, const synod::rsm::Append& m, unsigned /*version*/) {
+  ar << m.vid << m.prev;
+  const collection_size_type count(m.entries.size());
+  ar << count;
+  for (const synod::rsm::LogEntry& e : m.entries) ar << e;
+  ar << m.commit;
+}
+
+template <class Archive>
+void load(Archive& ar, synod::rsm::Append& m, unsigned /*version*/) {
+  ar >> m.vid >> m.prev;
+  collection_size_type count;
+  ar >> count;  // BoundedIArchive: at most the bytes left
+  // Refused before a single entry is read, however many bytes follow.
+  if (count > synod::net::kAppendEntriesMax) {
+    throw synod::net::DecodeError("entry count " + std::to_string(count) + " exceeds the " +
+                                  std::to_string(synod::net::kAppendEntriesMax) +
+                                  " entries one Append may carry");
+  }
+  // No reserve(count): the vector grows only with entries actually read.
+  m.entries.clear();
+  for (std::size_t i = 0; i < count; ++i) {
+    synod::rsm::LogEntry e;
+    ar >> e;
+    m.entries.push_back(std::move(e));
+  }
+  ar >> m.commit;
+}
+
+template <class Archive>
+void serialize(Archive& ar, synod::rsm::Append& m, unsigned version) {
+  split_free(ar, m, version);
+}
+
+template <class Archive>
+void serialize(Archive& ar, synod::rsm::AppendAck& m, unsigned /*version*/) {
+  ar& m.vid& m.durable;
+}
+
+template <class Archive>
+void serialize(Archive& ar, synod::rsm::AppendGap& m, unsigned /*version*/) {
+  ar& m.vid& m.last;
+}
+
 // Durable Paxos records.
 
 template <class Archive>
@@ -266,6 +323,10 @@ SYNOD_PLAIN_SERIALIZABLE(synod::paxos::Accepted)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::Reject)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::Decided)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::Learn)
+SYNOD_PLAIN_SERIALIZABLE(synod::rsm::LogEntry)
+SYNOD_PLAIN_SERIALIZABLE(synod::rsm::Append)
+SYNOD_PLAIN_SERIALIZABLE(synod::rsm::AppendAck)
+SYNOD_PLAIN_SERIALIZABLE(synod::rsm::AppendGap)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::AcceptorState)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::AcceptorRecord)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::DecidedRecord)

@@ -1,19 +1,22 @@
 // Fuzz target for the message and record codec, which decodes payloads from
-// peers and records from disk.
+// peers (Paxos and RSM messages) and records from disk.
 //
 // Input (inputs.h): [kind] then a record's bytes, or a message's frame type
-// (u16 little-endian) and payload. Every input is checked for:
+// (u16 little-endian) and payload. A message goes to the decoder its type
+// belongs to (is_rsm_type); the other decoder must refuse it. Every input is
+// checked for:
 //  1. Determinism: decoding twice gives the same value or the same error.
 //  2. Only valid values come out: node ids, views and proposal numbers in a
-//     decoded value pass their own validation, and a message's body is the
-//     one its type names.
+//     decoded value pass their own validation, an Append stays within the
+//     entry and op bounds, and a message's body is the one its type names.
 //  3. Exact round trip: the encoding has no slack (fixed-width integers,
 //     exact lengths, bools as 0 or 1, nothing left over), so a decoded value
 //     re-encodes to exactly its input and decodes again to an equal value;
 //     one byte less or one byte more is refused.
 //  4. Bounds: a refusal is a short sentence, and no single allocation exceeds
 //     a constant plus 8 times the input (vector growth over 32-byte strings
-//     read from at least 8 bytes each), whatever a length or count field says.
+//     read from at least 8 bytes each, or over 64-byte log entries read from
+//     at least 40), whatever a length or count field says.
 
 #include <algorithm>
 #include <cstddef>
@@ -32,6 +35,7 @@
 #include "net/codec.h"
 #include "paxos/messages.h"
 #include "paxos/records.h"
+#include "rsm/messages.h"
 
 namespace synod::fuzz {
 namespace {
@@ -61,10 +65,21 @@ bool valid(const paxos::Reject& b) { return valid(b.n) && valid(b.promised); }
 bool valid(const paxos::Decided& b) { return valid(b.value); }
 bool valid(const paxos::Learn&) { return true; }
 
-bool valid(const paxos::Message& m) {
+bool valid(const rsm::Append& b) {
+  return b.entries.size() <= net::kAppendEntriesMax &&
+         std::all_of(b.entries.begin(), b.entries.end(),
+                     [](const rsm::LogEntry& e) { return e.op.size() <= net::kOpBytesMax; });
+}
+bool valid(const rsm::AppendAck&) { return true; }
+bool valid(const rsm::AppendGap&) { return true; }
+
+template <class Message>
+bool valid_message(const Message& m) {
   return valid(m.from) && valid(m.to) &&
          std::visit([](const auto& body) { return valid(body); }, m.body);
 }
+bool valid(const paxos::Message& m) { return valid_message(m); }
+bool valid(const rsm::Message& m) { return valid_message(m); }
 
 bool valid(const paxos::AcceptorRecord& r) {
   return valid(r.state.promised) && valid(r.state.accepted_n) && valid(r.state.accepted_value);
@@ -135,19 +150,40 @@ void check_record(BytesView bytes) {
       [](const paxos::Write& w) { return net::encode_record(w); });
 }
 
-void check_message(std::uint16_t type, BytesView payload) {
-  check_input<paxos::Message>(
-      payload, [type](BytesView b) { return net::decode_message(type, b); },
-      [type](const paxos::Message& m) {
+// Message is paxos::Message or rsm::Message; its types start at first_type.
+template <class Message, class Decode>
+void check_message_of(std::uint16_t type, BytesView payload, std::size_t first_type,
+                      Decode&& decode) {
+  check_input<Message>(
+      payload, [type, &decode](BytesView b) { return decode(type, b); },
+      [type, first_type](const Message& m) {
         net::EncodedMessage e = net::encode_message(m);
         // The type names the body: a payload that decodes under one type
         // re-encodes under that same type.
-        SYNOD_FUZZ_CHECK(static_cast<std::uint16_t>(e.type) == type && m.body.index() + 1 == type,
-                         "payload decoded under type " + std::to_string(type) +
-                             " re-encodes as type " +
-                             std::to_string(static_cast<unsigned>(e.type)));
+        SYNOD_FUZZ_CHECK(
+            static_cast<std::uint16_t>(e.type) == type && first_type + m.body.index() == type,
+            "payload decoded under type " + std::to_string(type) + " re-encodes as type " +
+                std::to_string(static_cast<unsigned>(e.type)));
         return e.payload;
       });
+}
+
+void check_message(std::uint16_t type, BytesView payload) {
+  constexpr auto kPaxosFirst = static_cast<std::size_t>(net::MessageType::kPaxosPrepare);
+  constexpr auto kRsmFirst = static_cast<std::size_t>(net::MessageType::kRsmAppend);
+  const auto decode_paxos = [](std::uint16_t t, BytesView b) { return net::decode_message(t, b); };
+  const auto decode_rsm = [](std::uint16_t t, BytesView b) {
+    return net::decode_rsm_message(t, b);
+  };
+  if (net::is_rsm_type(type)) {
+    check_message_of<rsm::Message>(type, payload, kRsmFirst, decode_rsm);
+    SYNOD_FUZZ_CHECK(!decode_paxos(type, payload).ok(),
+                     "the Paxos decoder took RSM type " + std::to_string(type));
+  } else {
+    check_message_of<paxos::Message>(type, payload, kPaxosFirst, decode_paxos);
+    SYNOD_FUZZ_CHECK(!decode_rsm(type, payload).ok(),
+                     "the RSM decoder took non-RSM type " + std::to_string(type));
+  }
 }
 
 void check_codec_input(const std::uint8_t* data, std::size_t size) {

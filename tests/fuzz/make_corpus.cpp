@@ -22,6 +22,7 @@
 #include "net/frame.h"
 #include "paxos/messages.h"
 #include "paxos/records.h"
+#include "rsm/messages.h"
 
 namespace synod::fuzz {
 namespace {
@@ -90,6 +91,37 @@ std::vector<Named> sample_messages() {
   };
 }
 
+struct NamedRsm {
+  std::string name;
+  rsm::Message message;
+};
+
+std::vector<NamedRsm> sample_rsm_messages() {
+  using rsm::LogEntry;
+  Bytes every_byte;
+  for (int i = 0; i < 256; ++i) every_byte.push_back(static_cast<char>(i));
+  rsm::Append many{4, {4, 0}, {}, {4, 0}};
+  for (std::uint64_t seq = 1; seq <= 32; ++seq) {
+    many.entries.push_back({{4, seq}, 100 + seq % 3, seq, Bytes(seq % 4, static_cast<char>(seq))});
+  }
+  return {
+      {"append-heartbeat", {"n1", "n2", rsm::Append{3, {3, 7}, {}, {3, 5}}}},
+      {"append-noop", {"n1", "n2", rsm::Append{3, {2, 9}, {LogEntry{{3, 1}, 0, 0, ""}}, {2, 9}}}},
+      {"append-entries",
+       {"n1", "n3",
+        rsm::Append{3,
+                    {3, 1},
+                    {LogEntry{{3, 2}, 42, 1, "set x 1"}, LogEntry{{3, 3}, 42, 2, every_byte},
+                     LogEntry{{3, 4}, ~0ULL, ~0ULL, Bytes("\0\0\xFF\0", 4)}},
+                    {3, 2}}}},
+      {"append-32-entries", {"n4", "n5", std::move(many)}},
+      {"append-ack", {"n2", "n1", rsm::AppendAck{3, {3, 4}}}},
+      {"append-ack-nothing-durable", {"n2", "n1", rsm::AppendAck{1, {}}}},
+      {"append-gap", {"n3", "n1", rsm::AppendGap{3, {2, 9}}}},
+      {"append-gap-max", {"n3", "n1", rsm::AppendGap{~0ULL, {~0ULL, ~0ULL}}}},
+  };
+}
+
 std::vector<std::pair<std::string, paxos::Write>> sample_records() {
   const View v = view(2, "n1", {"n2", "n3"});
   return {
@@ -108,15 +140,65 @@ Bytes message_input(std::uint16_t type, BytesView payload) {
   return Wire{}.u8(kCodecKindMessage).u16(type).raw(payload).bytes;
 }
 
-Bytes message_input(const paxos::Message& m) {
+template <class Message>
+Bytes message_input(const Message& m) {
   net::EncodedMessage e = net::encode_message(m);
   return message_input(static_cast<std::uint16_t>(e.type), e.payload);
 }
 
 Bytes record_input(BytesView record) { return Wire{}.u8(kCodecKindRecord).raw(record).bytes; }
 
+// RSM messages broken on purpose, one check each. An op over kOpBytesMax
+// needs a megabyte of input: the unit tests cover that one.
+void write_bad_rsm_inputs(const fs::path& dir, const Bytes& good_prepare) {
+  constexpr auto kAppend = static_cast<std::uint16_t>(net::MessageType::kRsmAppend);
+  constexpr auto kAck = static_cast<std::uint16_t>(net::MessageType::kRsmAppendAck);
+  constexpr auto kGap = static_cast<std::uint16_t>(net::MessageType::kRsmAppendGap);
+  constexpr auto kPrepare = static_cast<std::uint16_t>(net::MessageType::kPaxosPrepare);
+  // Append: from, to, vid, prev, entry count, entries (vs, client id,
+  // request number, op), commit.
+  const auto append_head = [](std::uint64_t count) {
+    return Wire{}.str("n1").str("n2").u64(3).u64(3).u64(1).u64(count);
+  };
+  const auto entry = [](Wire& w, std::uint64_t seq) {
+    w.u64(3).u64(seq).u64(7).u64(seq).str("op");
+  };
+  const Bytes good_ack = Wire{}.str("n2").str("n1").u64(3).u64(3).u64(2).bytes;
+
+  write(dir, "bad-rsm-type-11", message_input(11, good_ack));
+  write(dir, "bad-rsm-paxos-payload-as-append", message_input(kAppend, good_prepare));
+  write(dir, "bad-rsm-ack-payload-as-prepare", message_input(kPrepare, good_ack));
+  write(dir, "bad-rsm-ack-truncated", message_input(kAck, BytesView(good_ack).substr(0, 30)));
+  write(dir, "bad-rsm-ack-trailing-byte", message_input(kAck, good_ack + '\0'));
+  write(dir, "bad-rsm-gap-bad-sender",
+        message_input(kGap, Wire{}.str("n 2").str("n1").u64(3).u64(3).u64(2).bytes));
+  write(dir, "bad-rsm-gap-empty-receiver",
+        message_input(kGap, Wire{}.str("n2").str("").u64(3).u64(3).u64(2).bytes));
+  // One entry over the bound, with as many bytes behind the count as it
+  // claims entries, so the count passes the bytes-left check and meets the
+  // bound itself.
+  write(dir, "bad-rsm-append-too-many-entries",
+        message_input(kAppend, append_head(net::kAppendEntriesMax + 1).bytes +
+                                   Bytes(net::kAppendEntriesMax + 1, '\0')));
+  write(dir, "bad-rsm-append-lying-count",
+        message_input(kAppend, append_head(1ULL << 40).u64(3).u64(1).bytes));
+  Wire short_count = append_head(3);  // says three, holds two
+  entry(short_count, 1);
+  entry(short_count, 2);
+  write(dir, "bad-rsm-append-count-short", message_input(kAppend, short_count.u64(3).u64(2).bytes));
+  Wire long_count = append_head(1);  // says one, holds two
+  entry(long_count, 1);
+  entry(long_count, 2);
+  write(dir, "bad-rsm-append-count-long", message_input(kAppend, long_count.u64(3).u64(2).bytes));
+  write(dir, "bad-rsm-append-lying-op-length",
+        message_input(kAppend, append_head(1).u64(3).u64(1).u64(7).u64(1).u64(1ULL << 40).bytes));
+}
+
 void write_codec_corpus(const fs::path& dir) {
   for (const Named& s : sample_messages()) write(dir, "msg-" + s.name, message_input(s.message));
+  for (const NamedRsm& s : sample_rsm_messages()) {
+    write(dir, "rsm-" + s.name, message_input(s.message));
+  }
   for (const auto& [name, w] : sample_records()) {
     write(dir, "rec-" + name, record_input(net::encode_record(w)));
   }
@@ -132,7 +214,7 @@ void write_codec_corpus(const fs::path& dir) {
   write(dir, "bad-msg-truncated", message_input(kPrepare, BytesView(good_prepare).substr(0, 20)));
   write(dir, "bad-msg-trailing-byte", message_input(kPrepare, good_prepare + '\0'));
   write(dir, "bad-msg-type-0", message_input(0, good_prepare));
-  write(dir, "bad-msg-type-8", message_input(8, good_prepare));
+  write(dir, "bad-msg-type-11", message_input(11, good_prepare));
   write(dir, "bad-msg-type-ffff", message_input(0xFFFF, good_prepare));
   write(dir, "bad-msg-lying-string-length",
         message_input(kPrepare, prepare(Wire{}.u64(1ULL << 40).raw("n1").str("n2"))));
@@ -160,6 +242,8 @@ void write_codec_corpus(const fs::path& dir) {
   write(dir, "bad-msg-view-primary-is-backup", decided(4, "n1", 1, {"n1"}));
   write(dir, "bad-msg-view-lying-count", decided(4, "n1", 1ULL << 60, {"n2"}));
   write(dir, "bad-msg-view-count-short", decided(4, "n1", 3, {"n2", "n3"}));
+
+  write_bad_rsm_inputs(dir, good_prepare);
 
   write(dir, "bad-rec-kind-3", record_input(Wire{}.u8(3).u64(5).bytes));
   write(dir, "bad-rec-truncated", record_input(Wire{}.u8(2).u64(5).bytes.substr(0, 6)));

@@ -1,5 +1,6 @@
 #include "net/codec.h"
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -69,6 +70,48 @@ std::vector<Message> sample_messages() {
   };
 }
 
+// Every byte value, NUL included: ops are binary, not text.
+Bytes all_byte_values() {
+  Bytes b;
+  for (int i = 0; i < 256; ++i) b.push_back(static_cast<char>(i));
+  return b;
+}
+
+// One message of every RSM body type, with and without entries.
+std::vector<rsm::Message> sample_rsm_messages() {
+  using rsm::LogEntry;
+  return {
+      {"n1", "n2", rsm::Append{3, {3, 7}, {}, {3, 5}}},  // a heartbeat
+      {"n1", "n2", rsm::Append{3, {}, {LogEntry{{3, 1}, 0, 0, ""}}, {}}},  // a view's no-op
+      {"n1",
+       "n3",
+       rsm::Append{3,
+                   {2, 9},
+                   {LogEntry{{3, 1}, 42, 1, "set x 1"}, LogEntry{{3, 2}, 42, 2, all_byte_values()},
+                    LogEntry{{3, 3}, ~0ull, ~0ull, Bytes("\0\0\xff\0", 4)}},
+                   {3, 2}}},
+      {"n2", "n1", rsm::AppendAck{3, {3, 2}}},
+      {"n2", "n1", rsm::AppendAck{1, {}}},
+      {"n3", "n1", rsm::AppendGap{3, {2, 9}}},
+      {"n3", "n1", rsm::AppendGap{~0ull, {~0ull, ~0ull}}},
+  };
+}
+
+// An Append of `n` entries, each with a short op of its own.
+rsm::Message append_of(std::size_t n) {
+  rsm::Append a{5, {4, 2}, {}, {5, 0}};
+  for (std::uint64_t i = 1; i <= n; ++i) {
+    a.entries.push_back({{5, i}, 1000 + i % 7, i, Bytes(i % 5, static_cast<char>(i))});
+  }
+  return {"n1", "n2", std::move(a)};
+}
+
+// Not rsm::type_name: that lives in synod_rsm, which the codec does not link.
+const char* rsm_name(const rsm::Body& body) {
+  static constexpr std::array<const char*, 3> kNames = {"Append", "AppendAck", "AppendGap"};
+  return kNames.at(body.index());
+}
+
 std::vector<paxos::Write> sample_records() {
   const View v = view(2, "a", {"b", "c"});
   return {
@@ -133,10 +176,65 @@ TEST(Codec, WritesNoArchiveHeaderOrClassInfo) {
 
 TEST(Codec, RejectsUnknownMessageType) {
   const Bytes payload = encode_message(sample_messages().front()).payload;
-  for (std::uint16_t type : {0, 8, 0xffff}) {
+  const Bytes rsm_payload = encode_message(sample_rsm_messages().front()).payload;
+  for (std::uint16_t type : {0, 11, 12, 0x100, 0xffff}) {
     Result<Message> d = decode_message(type, payload);
     ASSERT_FALSE(d.ok());
     EXPECT_TRUE(contains(d.error().message, "unknown message type " + std::to_string(type)))
+        << d.error().message;
+    EXPECT_TRUE(contains(d.error().message, "knows types 1 to 10")) << d.error().message;
+    Result<rsm::Message> r = decode_rsm_message(type, rsm_payload);
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(contains(r.error().message, "unknown message type " + std::to_string(type)))
+        << r.error().message;
+  }
+}
+
+// The type numbers are the wire format: renumbering one breaks every peer
+// running the previous build, so it must break this test first.
+TEST(Codec, MessageTypeNumbersArePinned) {
+  const auto number = [](MessageType t) { return static_cast<unsigned>(t); };
+  EXPECT_EQ(number(MessageType::kPaxosPrepare), 1u);
+  EXPECT_EQ(number(MessageType::kPaxosPromise), 2u);
+  EXPECT_EQ(number(MessageType::kPaxosAccept), 3u);
+  EXPECT_EQ(number(MessageType::kPaxosAccepted), 4u);
+  EXPECT_EQ(number(MessageType::kPaxosReject), 5u);
+  EXPECT_EQ(number(MessageType::kPaxosDecided), 6u);
+  EXPECT_EQ(number(MessageType::kPaxosLearn), 7u);
+  EXPECT_EQ(number(MessageType::kRsmAppend), 8u);
+  EXPECT_EQ(number(MessageType::kRsmAppendAck), 9u);
+  EXPECT_EQ(number(MessageType::kRsmAppendGap), 10u);
+
+  // And encode_message puts each body under its number.
+  const std::vector<unsigned> rsm_types = {8, 8, 8, 9, 9, 10, 10};
+  const std::vector<rsm::Message> samples = sample_rsm_messages();
+  ASSERT_EQ(samples.size(), rsm_types.size());
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    EXPECT_EQ(number(encode_message(samples[i]).type), rsm_types[i]) << rsm_name(samples[i].body);
+  }
+}
+
+TEST(Codec, TellsPaxosTypesFromRsmTypes) {
+  for (unsigned type = 0; type <= 0xffff; ++type) {
+    const auto t = static_cast<std::uint16_t>(type);
+    EXPECT_EQ(is_paxos_type(t), type >= 1 && type <= 7) << type;
+    EXPECT_EQ(is_rsm_type(t), type >= 8 && type <= 10) << type;
+  }
+}
+
+TEST(Codec, EachDecoderRefusesTheOtherProtocolsTypes) {
+  for (const rsm::Message& m : sample_rsm_messages()) {
+    EncodedMessage e = encode_message(m);
+    Result<Message> d = decode_message(static_cast<std::uint16_t>(e.type), e.payload);
+    ASSERT_FALSE(d.ok());
+    EXPECT_TRUE(contains(d.error().message, "is an RSM message, not a Paxos one"))
+        << d.error().message;
+  }
+  for (const Message& m : sample_messages()) {
+    EncodedMessage e = encode_message(m);
+    Result<rsm::Message> d = decode_rsm_message(static_cast<std::uint16_t>(e.type), e.payload);
+    ASSERT_FALSE(d.ok());
+    EXPECT_TRUE(contains(d.error().message, "is a Paxos message, not an RSM one"))
         << d.error().message;
   }
 }
@@ -294,6 +392,215 @@ TEST(Codec, RefusesInvalidRecord) {
   Result<paxos::Write> d = decode_record(record);
   ASSERT_FALSE(d.ok());
   EXPECT_TRUE(contains(d.error().message, "both primary and backup")) << d.error().message;
+}
+
+// --- RSM peer messages.
+
+TEST(RsmCodec, RoundTripsEveryMessageType) {
+  for (const rsm::Message& m : sample_rsm_messages()) {
+    SCOPED_TRACE(rsm_name(m.body));
+    EncodedMessage e = encode_message(m);
+    EXPECT_EQ(static_cast<std::size_t>(e.type), 8 + m.body.index());
+    Result<rsm::Message> d = decode_rsm_message(static_cast<std::uint16_t>(e.type), e.payload);
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    EXPECT_EQ(*d, m);
+  }
+}
+
+TEST(RsmCodec, RoundTripsAsManyEntriesAsTheBoundAllows) {
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{1024}, kAppendEntriesMax}) {
+    const rsm::Message m = append_of(n);
+    EncodedMessage e = encode_message(m);
+    Result<rsm::Message> d = decode_rsm_message(static_cast<std::uint16_t>(e.type), e.payload);
+    ASSERT_TRUE(d.ok()) << n << " entries: " << d.error().message;
+    EXPECT_EQ(std::get<rsm::Append>(d->body).entries.size(), n);
+    EXPECT_EQ(*d, m);
+  }
+}
+
+TEST(RsmCodec, RoundTripsTheLongestOp) {
+  Bytes op(kOpBytesMax, '\0');
+  for (std::size_t i = 0; i < op.size(); ++i) op[i] = static_cast<char>(i * 131);
+  const rsm::Message m{"n1", "n2", rsm::Append{2, {}, {{{2, 1}, 9, 1, op}}, {}}};
+  EncodedMessage e = encode_message(m);
+  Result<rsm::Message> d = decode_rsm_message(static_cast<std::uint16_t>(e.type), e.payload);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(*d, m);
+}
+
+// Append: from, to, vid, prev (vid, seq), entry count, the entries (vs, client
+// id, request number, op), commit (vid, seq).
+Wire append_head(std::uint64_t count) {
+  return Wire{}.str("n1").str("n2").u64(3).u64(2).u64(9).u64(count);
+}
+
+TEST(RsmCodec, WritesTheDocumentedLayout) {
+  const rsm::Message ack{"a", "bc", rsm::AppendAck{3, {3, 4}}};
+  EXPECT_EQ(encode_message(ack).payload, Wire{}.str("a").str("bc").u64(3).u64(3).u64(4).bytes);
+  const rsm::Message gap{"a", "bc", rsm::AppendGap{3, {2, 9}}};
+  EXPECT_EQ(encode_message(gap).payload, Wire{}.str("a").str("bc").u64(3).u64(2).u64(9).bytes);
+  const rsm::Message append{
+      "n1", "n2", rsm::Append{3, {2, 9}, {{{3, 1}, 42, 7, Bytes("o\0p", 3)}}, {3, 1}}};
+  EXPECT_EQ(encode_message(append).payload,
+            append_head(1).u64(3).u64(1).u64(42).u64(7).str(Bytes("o\0p", 3)).u64(3).u64(1).bytes);
+}
+
+TEST(RsmCodec, RejectsEveryTruncation) {
+  for (const rsm::Message& m : sample_rsm_messages()) {
+    EncodedMessage e = encode_message(m);
+    for (std::size_t len = 0; len < e.payload.size(); ++len) {
+      Result<rsm::Message> d = decode_rsm_message(static_cast<std::uint16_t>(e.type),
+                                                  BytesView(e.payload).substr(0, len));
+      EXPECT_FALSE(d.ok()) << rsm_name(m.body) << " cut to " << len << " bytes decoded";
+    }
+  }
+}
+
+TEST(RsmCodec, RejectsTrailingBytes) {
+  for (const rsm::Message& m : sample_rsm_messages()) {
+    EncodedMessage e = encode_message(m);
+    Result<rsm::Message> d =
+        decode_rsm_message(static_cast<std::uint16_t>(e.type), e.payload + "xyz");
+    ASSERT_FALSE(d.ok()) << rsm_name(m.body);
+    EXPECT_TRUE(contains(d.error().message, "3 bytes left over")) << d.error().message;
+    EXPECT_TRUE(contains(d.error().message, rsm_name(m.body))) << d.error().message;
+  }
+}
+
+TEST(RsmCodec, RejectsAnAppendOfMoreEntriesThanTheBound) {
+  constexpr auto kAppend = static_cast<std::uint16_t>(MessageType::kRsmAppend);
+  // A genuine one, every entry present.
+  Wire w = append_head(kAppendEntriesMax + 1);
+  for (std::uint64_t i = 1; i <= kAppendEntriesMax + 1; ++i) w.u64(3).u64(i).u64(1).u64(i).str("");
+  w.u64(3).u64(1);
+  Result<rsm::Message> d = Error{};
+  std::size_t largest = largest_allocation_bytes([&] { d = decode_rsm_message(kAppend, w.bytes); });
+  ASSERT_FALSE(d.ok());
+  EXPECT_TRUE(contains(d.error().message, "entry count 4097 exceeds the 4096 entries"))
+      << d.error().message;
+  // Refused at the count, before the entries were read into a vector.
+  EXPECT_LT(largest, 4096u);
+
+  // A claim with merely enough bytes behind it to pass the bytes-left check.
+  const Bytes claim = append_head(1u << 20).bytes + Bytes(std::size_t{1} << 20, '\0');
+  largest = largest_allocation_bytes([&] { d = decode_rsm_message(kAppend, claim); });
+  ASSERT_FALSE(d.ok());
+  EXPECT_TRUE(contains(d.error().message, "entry count 1048576 exceeds the 4096 entries"))
+      << d.error().message;
+  EXPECT_LT(largest, 4096u);
+}
+
+TEST(RsmCodec, RefusesEntryCountBeyondPayloadWithoutAllocating) {
+  const Bytes payload = append_head(std::uint64_t{1} << 40).u64(3).u64(1).bytes;
+  Result<rsm::Message> d = Error{};
+  const std::size_t largest = largest_allocation_bytes([&] {
+    d = decode_rsm_message(static_cast<std::uint16_t>(MessageType::kRsmAppend), payload);
+  });
+  ASSERT_FALSE(d.ok());
+  EXPECT_TRUE(contains(d.error().message, "collection count 1099511627776 exceeds"))
+      << d.error().message;
+  EXPECT_LT(largest, 4096u);
+}
+
+TEST(RsmCodec, RefusesAnEntryCountThatDisagreesWithTheEntries) {
+  constexpr auto kAppend = static_cast<std::uint16_t>(MessageType::kRsmAppend);
+  const auto entry = [](Wire& w, std::uint64_t seq) {
+    w.u64(3).u64(seq).u64(1).u64(seq).str("op");
+  };
+  Wire two = append_head(3);  // says three, holds two, then the commit
+  entry(two, 1);
+  entry(two, 2);
+  two.u64(3).u64(2);
+  EXPECT_FALSE(decode_rsm_message(kAppend, two.bytes).ok());
+
+  Wire three = append_head(2);  // says two, holds three
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) entry(three, seq);
+  three.u64(3).u64(3);
+  Result<rsm::Message> d = decode_rsm_message(kAppend, three.bytes);
+  ASSERT_FALSE(d.ok());
+  EXPECT_TRUE(contains(d.error().message, "left over")) << d.error().message;
+}
+
+TEST(RsmCodec, RefusesOpLengthBeyondPayloadWithoutAllocating) {
+  const Bytes payload =
+      append_head(1).u64(3).u64(1).u64(1).u64(1).u64(std::uint64_t{1} << 40).u64(3).u64(1).bytes;
+  Result<rsm::Message> d = Error{};
+  const std::size_t largest = largest_allocation_bytes([&] {
+    d = decode_rsm_message(static_cast<std::uint16_t>(MessageType::kRsmAppend), payload);
+  });
+  ASSERT_FALSE(d.ok());
+  EXPECT_TRUE(contains(d.error().message, "string length 1099511627776 exceeds"))
+      << d.error().message;
+  EXPECT_LT(largest, 4096u);
+}
+
+TEST(RsmCodec, RefusesAnOpLongerThanTheBound) {
+  const Bytes payload = append_head(1)
+                            .u64(3)
+                            .u64(1)
+                            .u64(1)
+                            .u64(1)
+                            .str(Bytes(kOpBytesMax + 1, 'x'))
+                            .u64(3)
+                            .u64(1)
+                            .bytes;
+  Result<rsm::Message> d =
+      decode_rsm_message(static_cast<std::uint16_t>(MessageType::kRsmAppend), payload);
+  ASSERT_FALSE(d.ok());
+  EXPECT_TRUE(contains(d.error().message, "op of 1048577 bytes exceeds the limit of 1048576"))
+      << d.error().message;
+}
+
+TEST(RsmCodec, RefusesInvalidNodeIds) {
+  const auto ack = static_cast<std::uint16_t>(MessageType::kRsmAppendAck);
+  Result<rsm::Message> bad_sender =
+      decode_rsm_message(ack, Wire{}.str("a b").str("n2").u64(3).u64(3).u64(1).bytes);
+  ASSERT_FALSE(bad_sender.ok());
+  EXPECT_TRUE(contains(bad_sender.error().message, "sender")) << bad_sender.error().message;
+
+  const auto gap = static_cast<std::uint16_t>(MessageType::kRsmAppendGap);
+  Result<rsm::Message> no_receiver =
+      decode_rsm_message(gap, Wire{}.str("n1").str("").u64(3).u64(3).u64(1).bytes);
+  ASSERT_FALSE(no_receiver.ok());
+  EXPECT_TRUE(contains(no_receiver.error().message, "receiver")) << no_receiver.error().message;
+
+  const Bytes long_id(kNodeIdLengthMax + 1, 'n');
+  EXPECT_FALSE(
+      decode_rsm_message(ack, Wire{}.str("n1").str(long_id).u64(3).u64(3).u64(1).bytes).ok());
+}
+
+TEST(RsmCodec, SurvivesEverySingleBitFlip) {
+  std::size_t decoded = 0;
+  std::size_t refused = 0;
+  for (const rsm::Message& m : sample_rsm_messages()) {
+    EncodedMessage e = encode_message(m);
+    for (std::size_t bit = 0; bit < e.payload.size() * 8; ++bit) {
+      Bytes flipped = e.payload;
+      flipped[bit / 8] = static_cast<char>(flipped[bit / 8] ^ (1 << (bit % 8)));
+      Result<rsm::Message> d = decode_rsm_message(static_cast<std::uint16_t>(e.type), flipped);
+      if (!d.ok()) {
+        ++refused;
+        continue;
+      }
+      ++decoded;
+      EXPECT_EQ(encode_message(*d).payload, flipped) << rsm_name(m.body) << " bit " << bit;
+    }
+  }
+  EXPECT_GT(decoded, 0u);
+  EXPECT_GT(refused, 0u);
+}
+
+TEST(RsmCodec, RefusesRandomGarbage) {
+  const std::uint64_t seed = 20240602;
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < 10'000; ++i) {
+    Bytes garbage(rng() % 257, '\0');
+    for (char& c : garbage) c = static_cast<char>(rng());
+    const auto type = static_cast<std::uint16_t>(8 + i % 3);
+    EXPECT_FALSE(decode_rsm_message(type, garbage).ok())
+        << "payload " << i << " decoded as type " << type;
+  }
 }
 
 }  // namespace
