@@ -7,10 +7,9 @@
 #include <string>
 #include <variant>
 
-#include <boost/crc.hpp>
-
 #include "net/codec.h"
 #include "storage/big_endian.h"
+#include "storage/checksum.h"
 
 namespace synod::storage {
 namespace {
@@ -19,8 +18,6 @@ namespace {
 constexpr char kAcceptorKind = 'A';
 constexpr char kDecidedKind = 'D';
 constexpr char kRoundKind = 'R';
-
-constexpr std::size_t kChecksumBytes = 4;
 
 Bytes instance_key(char kind, Instance instance) {
   Bytes key(1, kind);
@@ -58,36 +55,15 @@ std::string describe_key(BytesView key) {
   return hex;
 }
 
-std::uint32_t crc32(BytesView bytes) {
-  boost::crc_32_type crc;
-  crc.process_bytes(bytes.data(), bytes.size());
-  return crc.checksum();
-}
-
-Bytes seal(const paxos::Write& w) {
-  const Bytes record = net::encode_record(w);
-  Bytes value;
-  value.reserve(kChecksumBytes + record.size());
-  append_big_endian(value, crc32(record));
-  value += record;
-  return value;
-}
+Bytes seal(const paxos::Write& w) { return storage::seal(net::encode_record(w)); }
 
 // The record under `key`, after checking that it is intact and belongs there.
 Result<paxos::Write> unseal(BytesView key, BytesView value, const std::string& dir) {
   const std::string where = "paxos record " + describe_key(key) + " in data dir " + dir;
   const std::string damaged = "; the dir is damaged: do not start a node on it";
-  if (value.size() < kChecksumBytes) {
-    return Error{where + " is corrupt (" + std::to_string(value.size()) +
-                 " bytes, too short for a checksum)" + damaged};
-  }
-  const BytesView record = value.substr(kChecksumBytes);
-  const std::uint32_t stored = *read_big_endian<std::uint32_t>(value.substr(0, kChecksumBytes));
-  if (const std::uint32_t computed = crc32(record); computed != stored) {
-    return Error{where + " is corrupt (checksum " + std::to_string(computed) + ", stored " +
-                 std::to_string(stored) + ")" + damaged};
-  }
-  Result<paxos::Write> w = net::decode_record(record);
+  Result<BytesView> record = storage::unseal(value);
+  if (!record) return Error{where + " is corrupt (" + record.error().message + ")" + damaged};
+  Result<paxos::Write> w = net::decode_record(*record);
   if (!w) return Error{where + " does not decode (" + w.error().message + ")" + damaged};
   if (key_of(*w) != key) {
     return Error{where + " holds the record of " + describe_key(key_of(*w)) + damaged};
@@ -99,13 +75,17 @@ Result<paxos::Write> unseal(BytesView key, BytesView value, const std::string& d
 
 Status PaxosStore::persist(std::span<const paxos::Write> writes) {
   Batch batch;
+  if (Status s = add_to(batch, writes); !s) return s;
+  return store_.write(batch);
+}
+
+Status PaxosStore::add_to(Batch& batch, std::span<const paxos::Write> writes) const {
+  // The stored round is read before anything is added, so that a failed read
+  // leaves `batch` untouched.
   std::optional<std::uint64_t> round;
   for (const paxos::Write& w : writes) {
-    if (const auto* r = std::get_if<paxos::RoundRecord>(&w)) {
+    if (const auto* r = std::get_if<paxos::RoundRecord>(&w))
       round = std::max(round.value_or(0), r->round);
-      continue;
-    }
-    batch.put(Family::kPaxos, key_of(w), seal(w));
   }
   if (round) {
     Result<std::optional<Bytes>> stored = store_.get(Family::kPaxos, round_key());
@@ -115,9 +95,13 @@ Status PaxosStore::persist(std::span<const paxos::Write> writes) {
       if (!previous) return previous.error();
       round = std::max(*round, std::get<paxos::RoundRecord>(*previous).round);
     }
-    batch.put(Family::kPaxos, round_key(), seal(paxos::RoundRecord{*round}));
   }
-  return store_.write(batch);
+  for (const paxos::Write& w : writes) {
+    if (!std::holds_alternative<paxos::RoundRecord>(w))
+      batch.put(Family::kPaxos, key_of(w), seal(w));
+  }
+  if (round) batch.put(Family::kPaxos, round_key(), seal(paxos::RoundRecord{*round}));
+  return Status::Ok();
 }
 
 Result<paxos::DurableState> PaxosStore::load() const {

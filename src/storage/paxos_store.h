@@ -25,8 +25,16 @@ class PaxosStore {
   // which the caller treats as fatal) in an unknown state. A later write to the
   // same instance replaces the earlier one. A RoundRecord never lowers the
   // stored round, as in DurableState::apply; that takes a read of the stored
-  // round, so calls must not overlap each other.
+  // round, so calls must not overlap each other (nor overlap add_to's batch
+  // being written).
   Status persist(std::span<const paxos::Write> writes);
+
+  // What persist(writes) would write, added to `batch` for the caller to write
+  // together with other records (storage::persist(NodeBatch) does). Reads the
+  // stored round when `writes` holds a RoundRecord, so the batch must be
+  // written before the next add_to or persist. On an error `batch` is left as
+  // it was.
+  Status add_to(Batch& batch, std::span<const paxos::Write> writes) const;
 
   // Everything persisted so far. Fails, naming the key, on any record whose
   // checksum, kind or instance does not match its key: acceptor state that

@@ -291,13 +291,21 @@ Batch identity_batch(const StoreOptions& options) {
 // --- Batch
 
 void Batch::put(Family family, BytesView key, BytesView value) {
-  ops_.push_back(Op{family, false, Bytes(key), Bytes(value)});
+  ops_.push_back(Op{family, Kind::kPut, Bytes(key), Bytes(value)});
   bytes_ += key.size() + value.size();
 }
 
 void Batch::del(Family family, BytesView key) {
-  ops_.push_back(Op{family, true, Bytes(key), Bytes()});
+  ops_.push_back(Op{family, Kind::kDelete, Bytes(key), Bytes()});
   bytes_ += key.size();
+}
+
+void Batch::del_range(Family family, BytesView begin, BytesView end) {
+  // RocksDB refuses a range whose end is before its begin; an empty range
+  // deletes nothing, so it is simply left out.
+  if (begin >= end) return;
+  ops_.push_back(Op{family, Kind::kDeleteRange, Bytes(begin), Bytes(end)});
+  bytes_ += begin.size() + end.size();
 }
 
 // --- Store
@@ -376,8 +384,18 @@ Status Store::write(const Batch& batch) {
   rocksdb::WriteBatch rb;
   for (const Batch::Op& op : batch.ops_) {
     rocksdb::ColumnFamilyHandle* family = impl_->families[static_cast<std::size_t>(op.family)];
-    rocksdb::Status s = op.is_delete ? rb.Delete(family, slice(op.key))
-                                     : rb.Put(family, slice(op.key), slice(op.value));
+    rocksdb::Status s;
+    switch (op.kind) {
+      case Batch::Kind::kPut:
+        s = rb.Put(family, slice(op.key), slice(op.value));
+        break;
+      case Batch::Kind::kDelete:
+        s = rb.Delete(family, slice(op.key));
+        break;
+      case Batch::Kind::kDeleteRange:
+        s = rb.DeleteRange(family, slice(op.key), slice(op.value));
+        break;
+    }
     if (!s.ok())
       return Error{"cannot build a write for data dir " + impl_->shown + ": " + s.ToString()};
   }

@@ -42,11 +42,16 @@ inline constexpr std::string_view kMetaNodeIdKey = "node_id";                // 
 inline constexpr std::string_view kMetaClusterIdKey = "cluster_id";          // u64 big-endian
 inline constexpr std::string_view kMetaFormatVersionKey = "format_version";  // u32 big-endian
 
-// Puts and deletes applied together by Store::write: all or none.
+// Puts and deletes applied together by Store::write: all or none, and in the
+// order they were added (a put after a delete of its key, or after a range
+// delete covering it, survives).
 class Batch {
  public:
   void put(Family family, BytesView key, BytesView value);
   void del(Family family, BytesView key);
+  // Deletes every key k with begin <= k < end (byte order); nothing when
+  // begin >= end.
+  void del_range(Family family, BytesView begin, BytesView end);
 
   bool empty() const { return ops_.empty(); }
   std::size_t size() const { return ops_.size(); }
@@ -55,11 +60,12 @@ class Batch {
 
  private:
   friend class Store;
+  enum class Kind { kPut, kDelete, kDeleteRange };
   struct Op {
     Family family;
-    bool is_delete;
-    Bytes key;
-    Bytes value;
+    Kind kind;
+    Bytes key;    // the range's begin for kDeleteRange
+    Bytes value;  // the range's end for kDeleteRange
   };
   std::vector<Op> ops_;
   std::size_t bytes_ = 0;

@@ -117,6 +117,43 @@ TEST(PaxosStore, RoundNeverGoesDown) {
   EXPECT_EQ(load_ok(paxos).round, 10u);
 }
 
+TEST(PaxosStore, AddToPutsTheSameRecordsIntoTheCallersBatch) {
+  TempDir tmp;
+  auto store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  PaxosStore paxos(*store);
+  persist_ok(paxos, {paxos::RoundRecord{9}});
+
+  Batch batch;
+  batch.put(Family::kState, "k", "v");  // the caller's own record rides along
+  std::vector<paxos::Write> writes = every_record();
+  writes.push_back(paxos::RoundRecord{4});  // below the stored 9: the round stays 9
+  Status s = paxos.add_to(batch, writes);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(load_ok(paxos).round, 9u);  // nothing written yet
+  EXPECT_TRUE(load_ok(paxos).acceptors.empty());
+  ASSERT_TRUE(store->write(batch).ok());
+
+  EXPECT_EQ(load_ok(paxos), folded(every_record()));
+  EXPECT_EQ(store->get(Family::kState, "k").value(), std::optional<Bytes>("v"));
+}
+
+TEST(PaxosStore, AddToLeavesTheBatchAloneWhenTheStoredRoundIsCorrupt) {
+  TempDir tmp;
+  auto store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  PaxosStore paxos(*store);
+  Batch garbage;
+  garbage.put(Family::kPaxos, "R", "not a record");
+  ASSERT_TRUE(store->write(garbage).ok());
+
+  Batch batch;
+  Status s = paxos.add_to(batch, every_record());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("round"), std::string::npos) << s.error().message;
+  EXPECT_TRUE(batch.empty());
+}
+
 TEST(PaxosStore, KeysScanInInstanceOrder) {
   TempDir tmp;
   auto store = open_ok(tmp.path());

@@ -209,6 +209,35 @@ TEST(Store, BatchAppliesPutsAndDeletesInOrder) {
   EXPECT_TRUE(store->write(Batch{}).ok());
 }
 
+TEST(Store, RangeDeleteRemovesHalfOpenRangeOfOneFamilyAndLaterPutsSurvive) {
+  TempDir tmp;
+  auto store = open_ok({tmp.path(), "n1", 7});
+  ASSERT_TRUE(store);
+  Batch setup;
+  for (const char* key : {"a", "b", "b\x01", "c", "d"}) setup.put(Family::kState, key, key);
+  setup.put(Family::kLog, "b", "other family");
+  ASSERT_TRUE(store->write(setup).ok());
+
+  Batch batch;
+  batch.del_range(Family::kState, "b", "d");  // b, b\x01, c; not d
+  batch.put(Family::kState, "c", "again");    // after the range delete: survives
+  batch.del_range(Family::kState, "d", "a");  // end before begin: nothing
+  batch.del_range(Family::kState, "a", "a");  // empty: nothing
+  EXPECT_EQ(batch.size(), 2u);
+  ASSERT_TRUE(store->write(batch).ok());
+
+  std::vector<std::string> seen;
+  ASSERT_TRUE(store
+                  ->scan(Family::kState, "",
+                         [&](BytesView key, BytesView value) {
+                           seen.push_back(std::string(key) + "=" + std::string(value));
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"a=a", "c=again", "d=d"}));
+  EXPECT_EQ(get_ok(*store, Family::kLog, "b"), Bytes("other family"));
+}
+
 TEST(Store, ScanVisitsOnlyThePrefixInOrderAndStopsWhenAsked) {
   TempDir tmp;
   auto store = open_ok({tmp.path(), "n1", 7});
