@@ -248,6 +248,11 @@ void Node::start_round() {
   proposal_retry_at_ = now_ticks_ + (std::uint64_t{config_.round_timeout_ticks} << doublings);
 }
 
+void Node::catch_up() {
+  ask_for_missing(std::vector<NodeId>(known_nodes_.begin(), known_nodes_.end()));
+  drain_local();
+}
+
 void Node::ask_for_missing(const std::vector<NodeId>& peers) {
   for (const NodeId& p : peers) {
     if (p != config_.self) send(p, Learn{known_through_ + 1});

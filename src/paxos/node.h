@@ -87,6 +87,9 @@ class Node {
   // non-zero for instance v+1.
   ProposalNumber promised_for(Instance instance) const;
   void on_durable(std::uint64_t write_id);
+  // Asks every known node for the decisions after latest_view() now, instead
+  // of at the next learn interval: the host saw a message of a newer view.
+  void catch_up();
 
   bool has_ready() const;
   Ready take_ready();

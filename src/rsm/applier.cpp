@@ -7,6 +7,7 @@ namespace synod::rsm {
 Applied Applier::apply(const LogEntry& entry) {
   assert(entry.vs > applied_);
   applied_ = entry.vs;
+  if (entry.client_id == 0) return Applied{0, 0, {}, false, false, true};
   Session& s = sessions_[entry.client_id];
   if (entry.request_no == s.last_request_no) {
     return Applied{entry.client_id, entry.request_no, s.last_reply, false, false};

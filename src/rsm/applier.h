@@ -25,6 +25,8 @@ struct Applied {
   // True for a request older than the client's last one: its reply is gone
   // and `reply` is empty. A correct client never waits for one.
   bool stale = false;
+  // The entry was a no-op (a new view's first entry): no client, no reply.
+  bool noop = false;
 };
 
 class Applier {

@@ -22,6 +22,8 @@ struct ClientRequest {
 };
 
 // One ordered operation. The viewstamp is its place in the total order.
+// client_id 0 marks a no-op: the first entry of every view after view 1,
+// which the new primary orders to commit what it carries over.
 struct LogEntry {
   Viewstamp vs;
   std::uint64_t client_id = 0;
@@ -49,7 +51,11 @@ struct AppendAck {
   auto operator<=>(const AppendAck&) const = default;
 };
 
-// Backup -> primary: "my log ends at `last`; send what follows it".
+// Backup -> primary: "my log lacks the `prev` of your Append; `last` is the
+// newest entry I hold before it". The primary resends from the newest entry
+// of its own log at or before `last`; if the backup lacks that one too (its
+// entry there came from another view), it answers again with an older one,
+// so the two find the end of their common prefix.
 struct AppendGap {
   ViewId vid = 0;
   Viewstamp last;

@@ -55,7 +55,7 @@ void Replica::submit(ClientRequest request) {
 
 void Replica::tick() {
   ++now_ticks_;
-  if (!is_primary() || now_ticks_ < next_heartbeat_) return;
+  if (!is_primary() || frozen_ || now_ticks_ < next_heartbeat_) return;
   next_heartbeat_ = now_ticks_ + config_.heartbeat_ticks;
   for (auto& [id, f] : followers_) {
     // A backup that acknowledged nothing new for a while lost messages or
@@ -80,32 +80,52 @@ void Replica::step(const Message& message) {
       message.body);
 }
 
+std::optional<std::size_t> Replica::index_after(Viewstamp prev) const {
+  if (prev == Viewstamp{}) return 0;
+  auto it = std::lower_bound(log_.begin(), log_.end(), prev,
+                             [](const LogEntry& e, const Viewstamp& v) { return e.vs < v; });
+  if (it == log_.end() || it->vs != prev) return std::nullopt;
+  return static_cast<std::size_t>(it - log_.begin()) + 1;
+}
+
 void Replica::on_append(const NodeId& from, const Append& a) {
-  // Only the primary of our own view may extend our log.
-  if (a.vid != view_.vid || from != view_.primary || is_primary()) return;
-  Viewstamp mine = last();
-  if (a.prev > mine) {
-    send(from, AppendGap{view_.vid, mine});
+  // Only the primary of our own view may extend our log, and not while we
+  // take part in a view change: our promise reported the log as it is.
+  if (a.vid != view_.vid || from != view_.primary || is_primary() || frozen_) return;
+  std::optional<std::size_t> index = index_after(a.prev);
+  if (!index) {
+    // Our log lacks prev: tell the primary the newest entry we hold before it.
+    auto before = std::lower_bound(log_.begin(), log_.end(), a.prev,
+                                   [](const LogEntry& e, const Viewstamp& v) { return e.vs < v; });
+    send(from, AppendGap{view_.vid, before == log_.begin() ? Viewstamp{} : std::prev(before)->vs});
     return;
   }
+  // Our log matches the primary's through prev. Walk the entries alongside
+  // ours: an equal viewstamp is the same entry (log matching); the first
+  // difference means our suffix from there is not in the primary's log.
+  std::size_t i = *index;
+  Viewstamp end = a.prev;
   std::vector<LogEntry> fresh;
-  Viewstamp end = mine;
   for (const LogEntry& e : a.entries) {
-    if (e.vs <= mine) continue;  // already held: duplicate or overlap
-    if (!follows(end, e.vs)) {
-      send(from, AppendGap{view_.vid, mine});
-      return;
-    }
-    fresh.push_back(e);
+    if (!follows(end, e.vs)) return;  // not what a primary sends: ignore it all
     end = e.vs;
+    if (fresh.empty() && i < log_.size() && log_[i].vs == e.vs) {
+      ++i;
+      continue;
+    }
+    if (fresh.empty() && i < log_.size()) truncate_log(i);
+    fresh.push_back(e);
   }
   if (!fresh.empty()) append_to_log(std::move(fresh));
-  if (std::optional<Message> ack = gate_.hold(Message{config_.self, from, AppendAck{view_.vid, last()}})) {
+  matched_ = std::max(matched_, end);
+  // The ack leaves once everything written so far is durable, matched_
+  // included; it never covers an entry we could still lose.
+  if (std::optional<Message> ack = gate_.hold(Message{config_.self, from, AppendAck{view_.vid, matched_}})) {
     outbox_.push_back(std::move(*ack));
   }
-  // Everything up to the primary's commit point that we hold is committed: our
-  // log is a prefix of the primary's within this view.
-  set_commit(std::min(a.commit, last()));
+  // What we hold up to the primary's commit point, matching its log, is
+  // committed. Entries past matched_ may be ones the primary will replace.
+  set_commit(std::min(a.commit, matched_));
 }
 
 void Replica::on_ack(const NodeId& from, const AppendAck& a) {
@@ -129,8 +149,9 @@ void Replica::on_gap(const NodeId& from, const AppendGap& g) {
   if (g.vid != view_.vid || !is_primary()) return;
   auto it = followers_.find(from);
   if (it == followers_.end()) return;
-  // Its log ends at g.last; resend what follows.
-  it->second.sent = std::min(g.last, last());
+  // Resend from the newest entry we hold at or before the backup's g.last.
+  auto at_or_before = after(g.last);
+  it->second.sent = at_or_before == log_.begin() ? Viewstamp{} : std::prev(at_or_before)->vs;
   it->second.last_progress_tick = now_ticks_;
   send_entries(from);
 }
@@ -155,7 +176,7 @@ std::size_t Replica::uncommitted_entries() const {
 }
 
 bool Replica::can_order() const {
-  return is_primary() && !pending_.empty() && uncommitted_entries() < config_.inflight_entries_max;
+  return is_primary() && !frozen_ && !pending_.empty() && uncommitted_entries() < config_.inflight_entries_max;
 }
 
 void Replica::order_pending() {
@@ -187,6 +208,50 @@ void Replica::append_to_log(std::vector<LogEntry> entries) {
   }
   gate_.note_write();
   batch_last_.emplace_back(gate_.current_tag(), last());
+}
+
+void Replica::truncate_log(std::size_t index) {
+  assert(index < log_.size());
+  const Viewstamp keep_through = index == 0 ? Viewstamp{} : log_[index - 1].vs;
+  for (std::size_t i = index; i < log_.size(); ++i) {
+    if (log_[i].vs <= commit_) ++committed_entries_truncated_;
+  }
+  assert(keep_through >= commit_);
+  log_.erase(log_.begin() + static_cast<std::ptrdiff_t>(index), log_.end());
+  truncate_after_ = truncate_after_ ? std::min(*truncate_after_, keep_through) : keep_through;
+  std::erase_if(appends_, [&](const LogEntry& e) { return e.vs > keep_through; });
+  durable_ = std::min(durable_, keep_through);
+  for (auto& [_, batch_end] : batch_last_) batch_end = std::min(batch_end, keep_through);
+  gate_.note_write();
+  batch_last_.emplace_back(gate_.current_tag(), keep_through);
+}
+
+void Replica::enter_view(View next) {
+  assert(next.vid > view_.vid && next.validate().ok());
+  view_ = std::move(next);
+  frozen_ = false;
+  matched_ = Viewstamp{};
+  followers_.clear();
+  if (!is_primary()) {
+    for (const ClientRequest& r : pending_) {
+      notices_.push_back(ClientRedirect{r.client_id, r.request_no, view_.vid, view_.primary});
+    }
+    pending_.clear();
+    ordering_.clear();
+    return;
+  }
+  // Requests in the log we carry over are being ordered already: a retry of
+  // one must not be ordered again.
+  for (auto it = after(commit_); it != log_.end(); ++it) {
+    if (it->client_id != 0) ordering_.insert({it->client_id, it->request_no});
+  }
+  // Every backup starts from our log's end; a backup whose log differs
+  // answers AppendGap until the two find their common prefix.
+  const Viewstamp carried = last();
+  for (const NodeId& b : view_.backups) followers_[b] = Follower{Viewstamp{}, carried, now_ticks_};
+  append_to_log({LogEntry{Viewstamp{view_.vid, 1}, 0, 0, {}}});
+  for (const NodeId& b : view_.backups) send_entries(b);
+  next_heartbeat_ = now_ticks_ + config_.heartbeat_ticks;
 }
 
 void Replica::on_durable(std::uint64_t write_id) {
@@ -229,6 +294,8 @@ Ready Replica::take_ready() {
   Ready r;
   if (gate_.has_pending_writes()) {
     r.write_id = gate_.take_batch();
+    r.truncate_after = truncate_after_;
+    truncate_after_.reset();
     r.appends = std::move(appends_);
     appends_.clear();
   }

@@ -24,13 +24,26 @@
 //   log write and one Append per backup. Pipelining: new batches go out
 //   without waiting for earlier ones to commit, up to inflight_entries_max.
 //
-// Not yet here (next increments): the view change through Paxos, state
-// transfer to joining members, log compaction, linearizable reads by
-// confirmation round.
+// Across views (the view change itself is rsm::Node's: it embeds Paxos and
+// calls enter_view() and set_frozen()):
+// - Log matching: a viewstamp names one entry cluster-wide (a primary orders
+//   each viewstamp of its view once, and a restarted primary never orders in
+//   its old view again), and an entry is only ever appended after the entry
+//   the primary had before it. So two logs holding the same viewstamp agree up
+//   to it, and a backup that finds Append.prev in its log may take what
+//   follows; where its log disagrees with the primary's it drops its own
+//   suffix (never a committed entry: every primary holds all of those).
+// - A frozen replica (its node answered a Prepare for the next view) takes no
+//   part in its view: a backup ignores Appends, a primary orders nothing and
+//   stops heartbeating. Its log is then what its promise reported.
+//
+// Not yet here (next increments): state transfer to joining members, log
+// compaction, linearizable reads by confirmation round.
 
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -50,8 +63,11 @@ struct ReplicaConfig {
 };
 
 struct Ready {
-  std::uint64_t write_id = 0;          // non-zero when appends is non-empty
-  std::vector<LogEntry> appends;       // persist in one synced batch, then on_durable(write_id)
+  std::uint64_t write_id = 0;          // non-zero when truncate_after or appends is set
+  // Persist in one synced batch, then on_durable(write_id): first delete every
+  // entry after truncate_after (when set), then put appends.
+  std::optional<Viewstamp> truncate_after;
+  std::vector<LogEntry> appends;
   std::vector<Message> messages;       // may be sent at once
   std::vector<ClientNotice> notices;   // redirects and "busy" answers to clients
   std::vector<LogEntry> committed;     // apply in this order
@@ -67,6 +83,14 @@ class Replica {
   void submit(ClientRequest request);
   void on_durable(std::uint64_t write_id);
 
+  // View `next` begins for this replica (next.vid > view().vid), with its log
+  // as it is. A new primary appends a no-op of the new view, which commits the
+  // entries it carries over, and brings every backup's log to its own. A
+  // replica that is no longer primary redirects the requests it held.
+  void enter_view(View next);
+  void set_frozen(bool frozen) { frozen_ = frozen; }
+  bool frozen() const { return frozen_; }
+
   bool has_ready() const;
   Ready take_ready();
 
@@ -77,6 +101,12 @@ class Replica {
   Viewstamp durable() const { return durable_; }
   Viewstamp commit() const { return commit_; }
   const std::vector<LogEntry>& log() const { return log_; }
+  // Backup: the end of the part of its log known to match the primary's in
+  // this view. What it acknowledges, and the most it may commit.
+  Viewstamp matched() const { return matched_; }
+  // Committed entries this replica dropped from its log. Always zero unless
+  // safety is broken; the simulator checks it.
+  std::uint64_t committed_entries_truncated() const { return committed_entries_truncated_; }
 
  private:
   struct Follower {
@@ -96,6 +126,11 @@ class Replica {
   void order_pending();
   void send_entries(const NodeId& backup);
   void append_to_log(std::vector<LogEntry> entries);
+  // Drops log_[index...] (uncommitted entries the primary's log lacks).
+  void truncate_log(std::size_t index);
+  // The index in log_ just past `prev`, if `prev` is in the log (the empty
+  // log's end, Viewstamp{}, always is).
+  std::optional<std::size_t> index_after(Viewstamp prev) const;
   void advance_commit();
   void set_commit(Viewstamp commit);
   Viewstamp next_viewstamp() const;
@@ -109,6 +144,9 @@ class Replica {
 
   std::vector<LogEntry> log_;                  // in viewstamp order
   Viewstamp durable_;                          // our own log is durable up to here
+  Viewstamp matched_;                          // backup: matches the primary's log up to here
+  bool frozen_ = false;
+  std::uint64_t committed_entries_truncated_ = 0;
   Viewstamp commit_;
   Viewstamp handed_out_;                       // committed entries given to Ready::committed
   std::deque<std::pair<std::uint64_t, Viewstamp>> batch_last_;  // write id -> last entry it holds
@@ -118,6 +156,7 @@ class Replica {
   std::set<std::pair<std::uint64_t, std::uint64_t>> ordering_;   // requests pending or uncommitted
   std::map<NodeId, Follower> followers_;
 
+  std::optional<Viewstamp> truncate_after_;
   std::vector<LogEntry> appends_;
   DurabilityGate<Message> gate_;
   std::vector<Message> outbox_;

@@ -6,11 +6,22 @@
 #include <cassert>
 
 namespace synod::sim {
+namespace {
+
+const NodeId& sender(const RsmSim::PeerMessage& m) {
+  return std::visit([](const auto& x) -> const NodeId& { return x.from; }, m);
+}
+const NodeId& receiver(const RsmSim::PeerMessage& m) {
+  return std::visit([](const auto& x) -> const NodeId& { return x.to; }, m);
+}
+
+}  // namespace
 
 RsmSim::RsmSim(RsmSimOptions options) : options_(std::move(options)), rng_(options_.seed) {
   assert(options_.nodes >= 1 && options_.clients >= 1 && options_.keys >= 1);
   for (std::size_t i = 1; i <= options_.nodes; ++i) ids_.push_back("n" + std::to_string(i));
-  view_ = View::make(1, ids_[0], std::vector<NodeId>(ids_.begin() + 1, ids_.end())).value();
+  initial_view_ = View::make(1, ids_[0], std::vector<NodeId>(ids_.begin() + 1, ids_.end())).value();
+  views_[1] = initial_view_;
   for (const NodeId& id : ids_) start_replica(id);
   for (std::size_t c = 1; c <= options_.clients; ++c) {
     SimClient client;
@@ -29,18 +40,24 @@ void RsmSim::fail(const std::string& why) {
 
 void RsmSim::start_replica(const NodeId& id) {
   SimReplica& r = replicas_[id];
-  rsm::ReplicaConfig c;
-  c.self = id;
-  c.append_entries_max = 64;
-  c.pending_requests_max = 1000;
-  c.inflight_entries_max = 500;
-  r.core = std::make_unique<rsm::Replica>(c, view_, r.durable_log);
+  rsm::NodeConfig c;
+  c.replica.self = id;
+  c.replica.append_entries_max = 64;
+  c.replica.pending_requests_max = 1000;
+  c.replica.inflight_entries_max = 500;
+  c.initial_view = initial_view_;
+  c.seed = options_.seed;
+  rsm::Recovered recovered{r.durable_paxos, r.durable_log, r.ever_started};
+  r.core = std::make_unique<rsm::Node>(c, std::move(recovered));
+  r.ever_started = true;
   r.machine = std::make_unique<SimKv>();
   r.applier = std::make_unique<rsm::Applier>(*r.machine);
   r.handed_out = Viewstamp{};
   r.fresh_applied.clear();
   r.restart_at = 0;
-  log("start " + id + " with " + std::to_string(r.durable_log.size()) + " durable entries");
+  log("start " + id + " in view " + to_string(r.core->view()) + " with " + std::to_string(r.durable_log.size()) +
+      " durable entries");
+  drive(id);
 }
 
 void RsmSim::crash(const NodeId& id) {
@@ -54,34 +71,104 @@ void RsmSim::crash(const NodeId& id) {
   log("crash " + id + " (" + std::to_string(lost) + " unsynced batches lost)");
 }
 
+void RsmSim::restart(const NodeId& id) {
+  if (!is_up(id)) start_replica(id);
+}
+
+void RsmSim::set_side(const NodeId& id, int side) {
+  replicas_.at(id).side = side;
+  log("partition " + id + " -> side " + std::to_string(side));
+}
+
+void RsmSim::send_peer(PeerMessage m) {
+  if (drop_filter_ && drop_filter_(m)) return;
+  net_.send(std::move(m), now_, rng_, options_.network, options_.faults);
+}
+
 void RsmSim::drive(const NodeId& id) {
   SimReplica& r = replicas_.at(id);
   for (int rounds = 0; r.core && r.core->has_ready(); ++rounds) {
     if (rounds > 1000) return fail(id + ": Ready loop did not settle");
-    rsm::Ready ready = r.core->take_ready();
-    for (rsm::Message& m : ready.messages) net_.send(std::move(m), now_, rng_, options_.network, faults_on_);
+    rsm::NodeReady ready = r.core->take_ready();
+    if (ready_hook_ && ready_hook_(id, ready)) {
+      log("scripted crash of " + id + " at a Ready");
+      crash(id);
+      return;
+    }
+    for (const View& v : ready.views_entered) on_view_entered(id, v);
+    for (rsm::Message& m : ready.messages) send_peer(std::move(m));
+    for (paxos::Message& m : ready.paxos_messages) {
+      if (auto* p = std::get_if<paxos::Promise>(&m.body); p && options_.bug == RsmBug::kIgnoreLogPositions) {
+        p->log_position = Viewstamp{};
+      }
+      send_peer(std::move(m));
+    }
     for (rsm::ClientNotice& n : ready.notices) {
       std::uint64_t client = std::visit([](const auto& x) { return x.client_id; }, n);
-      client_net_.send(ClientPacket{client, id, false, {}, n}, now_, rng_, options_.network, faults_on_);
+      client_net_.send(ClientPacket{client, id, false, {}, n}, now_, rng_, options_.network, options_.faults);
     }
     if (ready.write_id != 0) {
       if (options_.bug == RsmBug::kAckBeforeDurable) r.core->on_durable(ready.write_id);
-      r.disk.issue(ready.write_id, std::move(ready.appends), now_, rng_, options_.disk_ticks_min,
-                   options_.disk_ticks_max);
+      DiskBatch b{std::move(ready.paxos_writes), ready.truncate_after, std::move(ready.appends)};
+      std::vector<DiskBatch> one;
+      one.push_back(std::move(b));
+      r.disk.issue(ready.write_id, std::move(one), now_, rng_, options_.disk_ticks_min, options_.disk_ticks_max);
     }
     for (const rsm::LogEntry& e : ready.committed) on_committed(id, e);
+    check_node(id);
   }
+}
+
+void RsmSim::make_durable(const NodeId& id, DiskBatch batch) {
+  SimReplica& r = replicas_.at(id);
+  for (const paxos::Write& w : batch.paxos_writes) r.durable_paxos.apply(w);
+  if (batch.truncate_after) {
+    const Viewstamp t = *batch.truncate_after;
+    std::erase_if(r.durable_log, [&](const rsm::LogEntry& e) { return e.vs > t; });
+  }
+  for (rsm::LogEntry& e : batch.appends) {
+    Viewstamp last = r.durable_log.empty() ? Viewstamp{} : r.durable_log.back().vs;
+    if (!rsm::follows(last, e.vs)) {
+      return fail(id + " persisted " + to_string(e.vs) + " after " + to_string(last) + " (gap in its durable log)");
+    }
+    r.durable_log.push_back(std::move(e));
+  }
+}
+
+void RsmSim::on_view_entered(const NodeId& id, const View& v) {
+  auto [it, first] = views_.emplace(v.vid, v);
+  if (!first && it->second != v) {
+    return fail(id + " entered " + to_string(v) + " but another node entered " + to_string(it->second));
+  }
+  result_.views_decided = std::max<std::uint64_t>(result_.views_decided, v.vid - 1);
+  log(id + " enters view " + to_string(v));
+}
+
+void RsmSim::check_node(const NodeId& id) {
+  const SimReplica& r = replicas_.at(id);
+  if (!r.core) return;
+  if (r.core->paxos().conflicting_decisions() != 0) fail(id + " was told two different views for one instance");
+  if (r.core->replica().committed_entries_truncated() != 0) fail(id + " dropped a committed entry from its log");
 }
 
 void RsmSim::on_committed(const NodeId& id, const rsm::LogEntry& e) {
   SimReplica& r = replicas_.at(id);
-  if (!rsm::follows(r.handed_out, e.vs)) {
-    return fail(id + " handed out " + to_string(e.vs) + " after " + to_string(r.handed_out) + " (gap or reorder)");
-  }
-  r.handed_out = e.vs;
-  auto [it, first] = committed_.emplace(e.vs, e);
-  if (!first && it->second != e) return fail("committed entry " + to_string(e.vs) + " changed on " + id);
-  if (first) {
+  const Viewstamp prev = r.handed_out;
+  auto it = committed_.find(e.vs);
+  if (it != committed_.end()) {
+    if (it->second != e) return fail("committed entry " + to_string(e.vs) + " changed on " + id);
+    auto successor = prev == Viewstamp{} ? committed_.begin() : std::next(committed_.find(prev));
+    if (successor == committed_.end() || successor->first != e.vs) {
+      return fail(id + " handed out " + to_string(e.vs) + " after " + to_string(prev) +
+                  ", which is not the next committed entry");
+    }
+  } else {
+    const Viewstamp global_end = committed_.empty() ? Viewstamp{} : committed_.rbegin()->first;
+    if (prev != global_end) {
+      return fail(id + " handed out a new committed entry " + to_string(e.vs) + " after " + to_string(prev) +
+                  " while the committed sequence ends at " + to_string(global_end) + " (divergence)");
+    }
+    committed_.emplace(e.vs, e);
     // The commit rule: when an entry first commits, a majority holds it on disk.
     std::size_t holders = 0;
     for (const auto& [_, other] : replicas_) {
@@ -90,43 +177,45 @@ void RsmSim::on_committed(const NodeId& id, const rsm::LogEntry& e) {
                                   [](const rsm::LogEntry& x, const Viewstamp& v) { return x.vs < v; });
       holders += pos != log.end() && *pos == e ? 1 : 0;
     }
-    if (holders < view_.majority()) {
+    if (holders < ids_.size() / 2 + 1) {
       return fail("entry " + to_string(e.vs) + " committed while durable on only " + std::to_string(holders) +
-                  " replicas");
+                  " nodes");
     }
     ++result_.entries_committed;
   }
+  r.handed_out = e.vs;
   rsm::Applied a = r.applier->apply(e);
+  if (a.noop) return;
   auto request = std::make_pair(a.client_id, a.request_no);
   if (a.fresh) {
     if (!r.fresh_applied.insert(request).second) return fail(id + " applied a request twice");
     auto [rep, new_reply] = replies_.emplace(request, a.reply);
     if (!new_reply && rep->second != a.reply) {
       return fail("request " + std::to_string(a.client_id) + "/" + std::to_string(a.request_no) +
-                  " got different replies on different replicas");
+                  " got different replies on different nodes");
     }
   }
-  if (id == view_.primary && !a.stale) {
-    client_net_.send(ClientPacket{a.client_id, id, false, {}, a}, now_, rng_, options_.network, faults_on_);
+  if (r.core->is_primary() && !a.stale) {
+    client_net_.send(ClientPacket{a.client_id, id, false, {}, a}, now_, rng_, options_.network, options_.faults);
   }
 }
 
-void RsmSim::deliver_replica_message(const rsm::Message& m) {
-  SimReplica& to = replicas_.at(m.to);
-  if (!to.core || replicas_.at(m.from).partition != to.partition) return;
-  to.core->step(m);
-  drive(m.to);
+void RsmSim::deliver_peer_message(const PeerMessage& m) {
+  SimReplica& to = replicas_.at(receiver(m));
+  if (!to.core || replicas_.at(sender(m)).side != to.side) return;
+  std::visit([&](const auto& x) { to.core->step(x); }, m);
+  drive(receiver(m));
 }
 
 void RsmSim::deliver_client_packet(const ClientPacket& p) {
   if (p.to_replica) {
     SimReplica& r = replicas_.at(p.node);
-    if (!r.core || r.partition != 0) return;  // clients stand with partition 0
+    if (!r.core || r.side != 0) return;  // clients stand with side 0
     // The runtime's part: an applied request is answered from the session
     // table, without ordering it again.
     if (std::optional<Bytes> reply = r.applier->reply_for(p.request.client_id, p.request.request_no)) {
       rsm::Applied a{p.request.client_id, p.request.request_no, *reply, false, false};
-      client_net_.send(ClientPacket{p.client, p.node, false, {}, a}, now_, rng_, options_.network, faults_on_);
+      client_net_.send(ClientPacket{p.client, p.node, false, {}, a}, now_, rng_, options_.network, options_.faults);
       return;
     }
     r.core->submit(p.request);
@@ -155,8 +244,31 @@ void RsmSim::deliver_client_packet(const ClientPacket& p) {
 }
 
 void RsmSim::send_request(SimClient& c) {
-  client_net_.send(ClientPacket{c.id, c.target, true, c.request, {}}, now_, rng_, options_.network, faults_on_);
+  client_net_.send(ClientPacket{c.id, c.target, true, c.request, {}}, now_, rng_, options_.network, options_.faults);
   c.retry_at = now_ + options_.client_retry_ticks;
+}
+
+void RsmSim::start_op(SimClient& c, KvOp op) {
+  assert(!c.current);
+  op.client = c.id;
+  op.invoked_at = now_;
+  op.outcome_known = false;
+  if (op.kind == KvOpKind::kPut || op.kind == KvOpKind::kCas) written_values_[op.key].push_back(op.value);
+  history_.push_back(op);
+  c.current = history_.size() - 1;
+  c.request = rsm::ClientRequest{c.id, c.next_request_no++, encode_kv_op(op)};
+  if (c.target.empty()) c.target = ids_[rng_.below(ids_.size())];
+  send_request(c);
+}
+
+std::size_t RsmSim::submit_put(std::uint64_t client, const std::string& key, const std::string& value) {
+  SimClient& c = clients_.at(client - 1);
+  KvOp op;
+  op.kind = KvOpKind::kPut;
+  op.key = key;
+  op.value = value;
+  start_op(c, op);
+  return *c.current;
 }
 
 void RsmSim::clients_act() {
@@ -169,9 +281,8 @@ void RsmSim::clients_act() {
       }
       continue;
     }
-    if (!clients_start_ops_ || !rng_.chance(options_.request_per_tick)) continue;
+    if (!options_.clients_start_ops || !rng_.chance(options_.request_per_tick)) continue;
     KvOp op;
-    op.client = c.id;
     op.key = "k" + std::to_string(rng_.below(options_.keys));
     op.value = "v" + std::to_string(c.id) + "." + std::to_string(c.next_request_no);
     op.kind = static_cast<KvOpKind>(rng_.below(4));
@@ -181,49 +292,62 @@ void RsmSim::clients_act() {
       if (candidates.empty() || rng_.chance(0.2)) op.expect_absent = true;
       else op.expected = candidates[rng_.below(candidates.size())];
     }
-    op.invoked_at = now_;
-    op.outcome_known = false;
-    if (op.kind == KvOpKind::kPut || op.kind == KvOpKind::kCas) written_values_[op.key].push_back(op.value);
-    history_.push_back(op);
-    c.current = history_.size() - 1;
-    c.request = rsm::ClientRequest{c.id, c.next_request_no++, encode_kv_op(op)};
-    if (c.target.empty()) c.target = ids_[rng_.below(ids_.size())];
-    send_request(c);
+    start_op(c, op);
   }
+}
+
+std::optional<NodeId> RsmSim::current_primary() const {
+  const View* best = nullptr;
+  for (const auto& [id, r] : replicas_) {
+    if (r.core && (!best || r.core->view().vid > best->vid)) best = &r.core->view();
+  }
+  if (!best || !is_up(best->primary)) return std::nullopt;
+  return best->primary;
 }
 
 void RsmSim::inject_faults() {
   if (rng_.chance(options_.crash_per_tick)) {
-    const NodeId& victim = view_.backups[rng_.below(view_.backups.size())];
-    if (replicas_[victim].core) {
+    const NodeId& victim = ids_[rng_.below(ids_.size())];
+    if (is_up(victim)) {
       crash(victim);
       replicas_[victim].restart_at = now_ + rng_.between(options_.down_ticks_min, options_.down_ticks_max);
     }
   }
+  if (rng_.chance(options_.primary_crash_per_tick)) {
+    if (std::optional<NodeId> p = current_primary()) {
+      crash(*p);
+      replicas_[*p].restart_at = now_ + rng_.between(options_.down_ticks_min, options_.down_ticks_max);
+    }
+  }
   if (rng_.chance(options_.partition_change_per_tick)) {
-    const NodeId& b = view_.backups[rng_.below(view_.backups.size())];
-    replicas_[b].partition = 1 - replicas_[b].partition;
-    log("partition " + b + " -> side " + std::to_string(replicas_[b].partition));
+    const NodeId& n = ids_[rng_.below(ids_.size())];
+    set_side(n, 1 - replicas_[n].side);
   }
 }
 
 void RsmSim::step_time() {
   ++now_;
-  rsm::Message m;
-  while (net_.pop_due(now_, m)) deliver_replica_message(m);
+  PeerMessage m;
+  while (net_.pop_due(now_, m)) deliver_peer_message(m);
   ClientPacket p;
   while (client_net_.pop_due(now_, p)) deliver_client_packet(p);
   for (const NodeId& id : ids_) {
     SimReplica& r = replicas_[id];
-    SimDisk<rsm::LogEntry>::Batch b;
+    SimDisk<DiskBatch>::Batch b;
     while (r.core && r.disk.pop_durable(now_, b)) {
-      for (rsm::LogEntry& e : b.writes) r.durable_log.push_back(std::move(e));
+      std::vector<rsm::LogEntry> appended = b.writes.front().appends;
+      make_durable(id, std::move(b.writes.front()));
+      if (durable_hook_ && durable_hook_(id, appended)) {
+        log("scripted crash of " + id + " after a durable write, before it is reported");
+        crash(id);
+        break;
+      }
       if (options_.bug != RsmBug::kAckBeforeDurable) r.core->on_durable(b.write_id);
       drive(id);
     }
     if (!r.core && r.restart_at != 0 && r.restart_at <= now_) start_replica(id);
   }
-  if (faults_on_ && view_.backups.size() > 0) inject_faults();
+  if (options_.faults) inject_faults();
   clients_act();
   for (const NodeId& id : ids_) {
     if (!replicas_[id].core) continue;
@@ -232,41 +356,68 @@ void RsmSim::step_time() {
   }
 }
 
-bool RsmSim::all_done() const {
-  for (const SimClient& c : clients_) {
-    if (c.current) return false;
-  }
-  const rsm::Replica& primary = *replicas_.at(view_.primary).core;
-  for (const auto& [id, r] : replicas_) {
-    if (!r.core || r.handed_out != primary.last()) return false;
+bool RsmSim::run_until(std::uint64_t ticks, const std::function<bool()>& done) {
+  const std::uint64_t deadline = now_ + ticks;
+  while (!done()) {
+    if (now_ >= deadline || result_.violation) return false;
+    step_time();
   }
   return true;
 }
 
+bool RsmSim::converged() const {
+  for (const SimClient& c : clients_) {
+    if (c.current) return false;
+  }
+  std::optional<NodeId> p = current_primary();
+  if (!p) return false;
+  const rsm::Node& primary = *replicas_.at(*p).core;
+  if (primary.frozen() || !primary.is_primary()) return false;
+  for (const auto& [id, r] : replicas_) {
+    if (!r.core || r.core->view() != primary.view()) return false;
+    if (r.handed_out != primary.replica().last() || r.core->replica().last() != primary.replica().last()) return false;
+  }
+  return true;
+}
+
+bool RsmSim::heal_and_settle() {
+  options_.faults = false;
+  options_.clients_start_ops = false;
+  ready_hook_ = nullptr;
+  drop_filter_ = nullptr;
+  durable_hook_ = nullptr;
+  for (const NodeId& id : ids_) {
+    replicas_[id].side = 0;
+    restart(id);
+  }
+  log("healed");
+  if (run_until(options_.settle_ticks_max, [&] { return converged(); })) return true;
+  if (!result_.violation) {
+    std::string where;
+    for (const auto& [id, r] : replicas_) {
+      where += " " + id + (r.core ? "@" + to_string(r.handed_out) + " in " + to_string(r.core->view()) +
+                                         (r.core->frozen() ? " frozen" : "")
+                                   : " down");
+    }
+    std::size_t waiting = 0;
+    for (const SimClient& c : clients_) waiting += c.current ? 1 : 0;
+    fail("liveness: " + std::to_string(options_.settle_ticks_max) + " ticks after healing, " +
+         std::to_string(waiting) + " clients wait; nodes:" + where);
+  }
+  return false;
+}
+
+void RsmSim::check_history() {
+  if (result_.violation) return;
+  LinearizabilityResult lin = check_kv_history(history_);
+  if (!lin.linearizable) fail("client history is not linearizable: " + lin.explanation);
+  result_.linearizability_inconclusive = lin.gave_up;
+}
+
 RsmSimResult RsmSim::run() {
   while (now_ < options_.fault_ticks && !result_.violation) step_time();
-  if (!result_.violation) {
-    faults_on_ = false;
-    clients_start_ops_ = false;
-    for (const NodeId& id : ids_) {
-      replicas_[id].partition = 0;
-      if (!replicas_[id].core) start_replica(id);
-    }
-    log("healed");
-    std::uint64_t deadline = now_ + options_.settle_ticks_max;
-    while (!all_done() && now_ < deadline && !result_.violation) step_time();
-    if (!result_.violation && !all_done()) {
-      std::string where;
-      for (const auto& [id, r] : replicas_) where += " " + id + "@" + to_string(r.handed_out);
-      fail("liveness: " + std::to_string(options_.settle_ticks_max) +
-           " ticks after healing, clients or replicas are not done; applied:" + where);
-    }
-  }
-  if (!result_.violation) {
-    LinearizabilityResult lin = check_kv_history(history_);
-    if (!lin.linearizable) fail("client history is not linearizable: " + lin.explanation);
-    result_.linearizability_inconclusive = lin.gave_up;
-  }
+  if (!result_.violation) heal_and_settle();
+  check_history();
   return result_;
 }
 

@@ -1,19 +1,28 @@
 #pragma once
-// Deterministic simulation of the replicated state machine in one view:
-// real rsm::Replica cores and the real Applier over the simulated network and
-// disks, with clients doing put/get/cas/delete on a few keys. Backups crash
-// (losing unsynced writes) and restart; messages are lost, duplicated and
-// reordered; backups are partitioned away. The primary stays up: failover
-// arrives with the view change.
+// Deterministic simulation of the replicated state machine: real rsm::Node
+// cores (Paxos views + replica log) and the real Applier over the simulated
+// network and disks, with clients doing put/get/cas/delete on a few keys.
+// Any node crashes (losing unsynced writes) and restarts, the primary
+// included; messages are lost, duplicated and reordered; any node is cut off.
+// Views change through Paxos when a primary fails or restarts.
 //
-// Checked after every event: a committed entry is durable on a majority when
-// it commits; committed entries never change; every replica hands out the
-// same entries in order without gaps; a request applies at most once and its
-// reply is the same everywhere. At the end: the client history is
-// linearizable, and after healing every client finishes and every replica
-// applies everything.
+// Checked after every event:
+// - every node hands out the one global sequence of committed entries, in
+//   order, without gaps or skips, and a committed entry never changes;
+// - a committed entry is durable on a majority when it first commits;
+// - no node ever drops a committed entry from its log, and Paxos never
+//   decides two views for one instance;
+// - a request applies at most once per incarnation, with the same reply
+//   everywhere.
+// At the end: the client history is linearizable, and after healing every
+// client finishes and every node converges on one view and one log.
+//
+// Scenarios drive the same simulator by hand: crash(), restart(), isolate(),
+// run_until(), and a hook that sees each Ready before the node acts on it, so
+// a crash can happen at an exact protocol point.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,7 +33,7 @@
 #include <vector>
 
 #include "rsm/applier.h"
-#include "rsm/replica.h"
+#include "rsm/node.h"
 #include "sim/linearizability.h"
 #include "sim/sim_kv.h"
 #include "sim/sim_network.h"
@@ -33,9 +42,12 @@ namespace synod::sim {
 
 enum class RsmBug {
   kNone,
-  // The disk reports a batch durable as soon as it is issued: backups
-  // acknowledge entries they could still lose.
+  // The disk reports a batch durable as soon as it is issued: nodes
+  // acknowledge entries and promise log positions they could still lose.
   kAckBeforeDurable,
+  // Promises arrive without their log positions, so the view change picks a
+  // new primary without regard to who holds the highest viewstamp.
+  kIgnoreLogPositions,
 };
 
 struct RsmSimOptions {
@@ -44,16 +56,19 @@ struct RsmSimOptions {
   std::size_t clients = 4;
   std::size_t keys = 3;
   std::uint64_t fault_ticks = 2000;
-  std::uint64_t settle_ticks_max = 3000;
+  std::uint64_t settle_ticks_max = 4000;
   double request_per_tick = 0.3;            // per idle client
   std::uint32_t client_retry_ticks = 40;
   NetworkFaults network;
   std::uint32_t disk_ticks_min = 1;
   std::uint32_t disk_ticks_max = 4;
-  double crash_per_tick = 0.004;            // a backup crashes
+  double crash_per_tick = 0.004;            // any node crashes
+  double primary_crash_per_tick = 0.001;    // the primary crashes (on top of the above)
   std::uint32_t down_ticks_min = 10;
   std::uint32_t down_ticks_max = 150;
-  double partition_change_per_tick = 0.004; // a backup is cut off, or healed
+  double partition_change_per_tick = 0.004; // a node is cut off, or healed
+  bool faults = true;                       // all random faults, for scripted scenarios
+  bool clients_start_ops = true;
   RsmBug bug = RsmBug::kNone;
   std::ostream* log = nullptr;
 };
@@ -63,15 +78,74 @@ struct RsmSimResult {
   std::uint64_t ops_completed = 0;
   std::uint64_t entries_committed = 0;
   std::uint64_t crashes = 0;
+  std::uint64_t views_decided = 0;           // highest view any node entered, minus one
   bool linearizability_inconclusive = false;
 };
 
 class RsmSim {
  public:
   explicit RsmSim(RsmSimOptions options);
+
+  // The random run: faults for fault_ticks, then heal and settle, then check.
   RsmSimResult run();
 
+  // ---- Scripting -------------------------------------------------------------
+  void step_time();
+  // Steps until `done` holds (checked before each step) or `ticks` pass.
+  bool run_until(std::uint64_t ticks, const std::function<bool()>& done);
+  void run_for(std::uint64_t ticks) { run_until(ticks, [] { return false; }); }
+  void crash(const NodeId& id);
+  void restart(const NodeId& id);
+  // Side 0 holds the clients; nodes on different sides hear nothing from each other.
+  void set_side(const NodeId& id, int side);
+  void set_faults(bool on) { options_.faults = on; }
+  void set_clients_start_ops(bool on) { options_.clients_start_ops = on; }
+  // Restarts every node, joins every side, stops faults and new ops; then
+  // steps until converged() or settle_ticks_max pass (a liveness violation).
+  bool heal_and_settle();
+  // Every client done, every node up, in one view with one primary that is
+  // not frozen, and every node has applied the primary's whole log.
+  bool converged() const;
+  // Checks the client history; records a violation if it is not linearizable.
+  void check_history();
+
+  // Sees every Ready before its node acts on it; returning true crashes the
+  // node there, before it persists, sends or applies anything of that Ready.
+  using ReadyHook = std::function<bool(const NodeId&, const rsm::NodeReady&)>;
+  void set_ready_hook(ReadyHook hook) { ready_hook_ = std::move(hook); }
+  // Drops a replica or Paxos message when it returns true.
+  using PeerMessage = std::variant<rsm::Message, paxos::Message>;
+  using DropFilter = std::function<bool(const PeerMessage&)>;
+  void set_drop_filter(DropFilter f) { drop_filter_ = std::move(f); }
+  // Called when a node's disk makes a batch durable, before the node hears of
+  // it; returning true crashes the node: written, never acknowledged.
+  using DurableHook = std::function<bool(const NodeId&, const std::vector<rsm::LogEntry>& appends)>;
+  void set_durable_hook(DurableHook hook) { durable_hook_ = std::move(hook); }
+
+  // A client op submitted by the script (clients otherwise act on their own).
+  // Returns the history index; the op completes like any other.
+  std::size_t submit_put(std::uint64_t client, const std::string& key, const std::string& value);
+  bool op_completed(std::size_t history_index) const { return history_.at(history_index).outcome_known; }
+
+  // ---- Inspection ------------------------------------------------------------
+  const std::vector<NodeId>& node_ids() const { return ids_; }
+  bool is_up(const NodeId& id) const { return replicas_.at(id).core != nullptr; }
+  const rsm::Node& core(const NodeId& id) const { return *replicas_.at(id).core; }
+  const std::vector<rsm::LogEntry>& durable_log(const NodeId& id) const { return replicas_.at(id).durable_log; }
+  const paxos::DurableState& durable_paxos(const NodeId& id) const { return replicas_.at(id).durable_paxos; }
+  // The primary of the highest view any live node is in, if that node is up.
+  std::optional<NodeId> current_primary() const;
+  const std::map<Viewstamp, rsm::LogEntry>& committed() const { return committed_; }
+  std::uint64_t now() const { return now_; }
+  const std::optional<std::string>& violation() const { return result_.violation; }
+  const RsmSimResult& result() const { return result_; }
+
  private:
+  struct DiskBatch {
+    std::vector<paxos::Write> paxos_writes;
+    std::optional<Viewstamp> truncate_after;
+    std::vector<rsm::LogEntry> appends;
+  };
   struct ClientPacket {
     std::uint64_t client = 0;
     NodeId node;
@@ -80,13 +154,15 @@ class RsmSim {
     std::variant<std::monostate, rsm::Applied, rsm::ClientNotice> answer;  // !to_replica
   };
   struct SimReplica {
-    std::unique_ptr<rsm::Replica> core;          // null while crashed
-    SimDisk<rsm::LogEntry> disk;
+    std::unique_ptr<rsm::Node> core;             // null while crashed
+    SimDisk<DiskBatch> disk;
+    paxos::DurableState durable_paxos;
     std::vector<rsm::LogEntry> durable_log;
+    bool ever_started = false;
     std::unique_ptr<SimKv> machine;
     std::unique_ptr<rsm::Applier> applier;
     std::uint64_t restart_at = 0;
-    int partition = 0;
+    int side = 0;
     Viewstamp handed_out;                        // last committed entry this incarnation applied
     std::set<std::pair<std::uint64_t, std::uint64_t>> fresh_applied;  // this incarnation
   };
@@ -99,37 +175,42 @@ class RsmSim {
     std::uint64_t retry_at = 0;
   };
 
-  void step_time();
   void start_replica(const NodeId& id);
-  void crash(const NodeId& id);
   void drive(const NodeId& id);
-  void deliver_replica_message(const rsm::Message& m);
+  void make_durable(const NodeId& id, DiskBatch batch);
+  void send_peer(PeerMessage m);
+  void deliver_peer_message(const PeerMessage& m);
   void deliver_client_packet(const ClientPacket& p);
   void on_committed(const NodeId& id, const rsm::LogEntry& e);
+  void on_view_entered(const NodeId& id, const View& v);
+  void check_node(const NodeId& id);
+  void start_op(SimClient& c, KvOp op);
   void clients_act();
   void send_request(SimClient& c);
   void inject_faults();
-  bool all_done() const;
   void fail(const std::string& why);
   void log(const std::string& line);
 
   RsmSimOptions options_;
   SimRandom rng_;
   std::vector<NodeId> ids_;
-  View view_;
+  View initial_view_;
   std::map<NodeId, SimReplica> replicas_;
   std::vector<SimClient> clients_;
   std::vector<KvOp> history_;
   // Per key, the values put or cas-ed so far, in history order: what a cas
   // may expect. Kept as ops are made so a cas need not scan the history.
   std::map<std::string, std::vector<std::string>> written_values_;
-  SimNetwork<rsm::Message> net_;
+  SimNetwork<PeerMessage> net_;
   SimNetwork<ClientPacket> client_net_;
   std::uint64_t now_ = 0;
-  bool faults_on_ = true;
-  bool clients_start_ops_ = true;
 
-  std::map<Viewstamp, rsm::LogEntry> committed_;                 // every entry ever committed
+  ReadyHook ready_hook_;
+  DropFilter drop_filter_;
+  DurableHook durable_hook_;
+
+  std::map<Viewstamp, rsm::LogEntry> committed_;                 // the global committed sequence
+  std::map<ViewId, View> views_;                                 // every view any node entered
   std::map<std::pair<std::uint64_t, std::uint64_t>, Bytes> replies_;  // first reply per request
   RsmSimResult result_;
 };

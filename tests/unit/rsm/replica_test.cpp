@@ -679,18 +679,28 @@ TEST(Replica, BackupSkipsEntriesItAlreadyHolds) {
   EXPECT_EQ(backup.log(), entries(1, 1, 3));
 }
 
-TEST(Replica, BackupAnswersNonContiguousEntriesWithAGapAndAppendsNothing) {
+TEST(Replica, BackupIgnoresAnAppendWhoseEntriesAreNotContiguous) {
+  // No primary sends that: the whole message is dropped, nothing appended.
   Replica backup(config("n2"), view3(), entries(1, 1, 1));
   backup.step(append_to_n2(vs(1, 1), {entry(1, 2), entry(1, 4)}, Viewstamp{}));
   Ready r = backup.take_ready();
-  EXPECT_EQ(bodies_to<AppendGap>(r.messages, "n1"), (std::vector<AppendGap>{{1, vs(1, 1)}}));
+  EXPECT_TRUE(r.messages.empty());
   EXPECT_TRUE(r.appends.empty()) << describe(stamps(r.appends));
   EXPECT_EQ(backup.last(), vs(1, 1));
+}
 
-  backup.step(append_to_n2(vs(1, 0), {entry(1, 3)}, Viewstamp{}));  // starts past what follows its last
+TEST(Replica, BackupAnswersAPrevItLacksWithTheNewestEntryItHoldsBeforeIt) {
+  Replica backup(config("n2"), view3(), entries(1, 1, 2));
+  backup.step(append_to_n2(vs(1, 5), {entry(1, 6)}, Viewstamp{}));  // beyond its end
+  Ready r = backup.take_ready();
+  EXPECT_EQ(bodies_to<AppendGap>(r.messages, "n1"), (std::vector<AppendGap>{{1, vs(1, 2)}}));
+  EXPECT_TRUE(r.appends.empty());
+
+  backup.step(append_to_n2(vs(1, 0), {entry(1, 1)}, Viewstamp{}));  // no such entry, nothing before it
   Ready r2 = backup.take_ready();
-  EXPECT_EQ(bodies_to<AppendGap>(r2.messages, "n1"), (std::vector<AppendGap>{{1, vs(1, 1)}}));
+  EXPECT_EQ(bodies_to<AppendGap>(r2.messages, "n1"), (std::vector<AppendGap>{{1, Viewstamp{}}}));
   EXPECT_TRUE(r2.appends.empty());
+  EXPECT_EQ(backup.last(), vs(1, 2));
 }
 
 TEST(Replica, BackupHandsOutCommittedEntriesUpToThePrimarysCommitOrItsOwnLast) {

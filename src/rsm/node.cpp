@@ -1,0 +1,252 @@
+#include "rsm/node.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace synod::rsm {
+namespace {
+
+paxos::Config paxos_config(const NodeConfig& c) {
+  paxos::Config p = c.paxos;
+  p.self = c.replica.self;
+  p.initial_view = c.initial_view;
+  p.seed = c.seed;
+  return p;
+}
+
+// splitmix64: the jitter of one node's timeouts, from the run's seed.
+std::uint64_t next_random(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+std::uint64_t seed_for(std::uint64_t seed, const NodeId& self) {
+  std::uint64_t h = 1469598103934665603ull ^ seed;
+  for (unsigned char c : self) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+ViewId vid_of(const Body& body) {
+  return std::visit([](const auto& b) { return b.vid; }, body);
+}
+
+// The rank of a promiser in a failover choice: higher wins.
+struct Rank {
+  Viewstamp last;
+  bool old_primary;
+  bool proposer;
+  auto operator<=>(const Rank&) const = default;
+};
+
+}  // namespace
+
+View choose_failover_view(const View& wanted, const NodeId& old_primary, const NodeId& proposer,
+                          const std::map<NodeId, Viewstamp>& log_positions) {
+  std::optional<NodeId> best;
+  Rank best_rank{};
+  // The map iterates ids in ascending order and only a strictly higher rank
+  // replaces the best, so equal ranks go to the smallest id.
+  for (const auto& [id, last] : log_positions) {
+    if (!wanted.contains(id)) continue;
+    Rank r{last, id == old_primary, id == proposer};
+    if (!best || r > best_rank) {
+      best = id;
+      best_rank = r;
+    }
+  }
+  if (!best) return wanted;
+  std::vector<NodeId> backups;
+  for (const NodeId& m : wanted.members()) {
+    if (m != *best) backups.push_back(m);
+  }
+  Result<View> v = View::make(wanted.vid, *best, std::move(backups));
+  return v.ok() ? std::move(v).value() : wanted;
+}
+
+Node::Node(NodeConfig config, Recovered recovered)
+    : config_(std::move(config)),
+      paxos_(paxos_config(config_), recovered.paxos),
+      replica_(config_.replica, paxos_.latest_view(), std::move(recovered.log)),
+      rng_state_(seed_for(config_.seed, config_.replica.self)) {
+  assert(config_.primary_timeout_ticks > 0 && config_.view_change_timeout_ticks > 0);
+  reset_suspicion();
+  if (recovered.restarted && replica_.is_primary()) {
+    // We may have handed out viewstamps that a crash took from our disk but
+    // not from the backups'; ordering again in this view could reuse them.
+    recovering_ = true;
+    update_freeze();
+    start_view_change();
+  }
+  update_freeze();
+}
+
+void Node::reset_suspicion() {
+  std::uint64_t jitter = config_.primary_timeout_jitter_ticks == 0
+                             ? 0
+                             : next_random(rng_state_) % (config_.primary_timeout_jitter_ticks + 1);
+  suspect_at_ = now_ticks_ + config_.primary_timeout_ticks + jitter;
+}
+
+void Node::update_freeze() {
+  const bool frozen = recovering_ || !paxos_.promised_for(view().vid + 1).is_zero();
+  if (frozen && !replica_.frozen()) frozen_since_ = now_ticks_;
+  replica_.set_frozen(frozen);
+}
+
+void Node::start_view_change() {
+  // Wanted: the same membership under this node; the chooser overrides the
+  // primary from the promises, and an accepted value overrides both.
+  const View& current = view();
+  std::vector<NodeId> backups;
+  for (const NodeId& m : current.members()) {
+    if (m != self()) backups.push_back(m);
+  }
+  Result<View> wanted = View::make(current.vid + 1, self(), std::move(backups));
+  if (!wanted.ok() || !current.contains(self())) return;
+  paxos_.set_log_position(replica_.last());
+  // Fails harmlessly when already proposing or when the instance is decided
+  // (the decision is then on its way to us through Ready::learned).
+  (void)paxos_.propose(current.vid + 1, std::move(wanted).value(),
+                       [old = current.primary, me = self()](const View& w, const std::map<NodeId, Viewstamp>& p) {
+                         return choose_failover_view(w, old, me, p);
+                       });
+  update_freeze();
+}
+
+void Node::tick() {
+  ++now_ticks_;
+  paxos_.set_log_position(replica_.last());
+  paxos_.tick();
+  update_freeze();
+  replica_.tick();
+  if (replica_.frozen()) {
+    if (!paxos_.proposing() && now_ticks_ - frozen_since_ >= config_.view_change_timeout_ticks) {
+      frozen_since_ = now_ticks_;
+      start_view_change();
+    }
+  } else if (!replica_.is_primary() && view().contains(self()) && now_ticks_ >= suspect_at_) {
+    reset_suspicion();
+    start_view_change();
+  }
+}
+
+bool Node::stale_or_newer(const Message& m) {
+  const ViewId vid = vid_of(m.body);
+  if (vid < view().vid) {
+    // Tell the sender the view it missed; its Paxos node learns the
+    // decision and asks for any before it.
+    staged_.paxos_messages.push_back(paxos::Message{self(), m.from, paxos::Decided{view().vid, view()}});
+    return true;
+  }
+  if (vid > view().vid) {
+    if (now_ticks_ >= next_catch_up_at_) {
+      next_catch_up_at_ = now_ticks_ + config_.catch_up_interval_ticks;
+      paxos_.catch_up();
+    }
+    return true;
+  }
+  return false;
+}
+
+void Node::step(const Message& message) {
+  if (message.to != self() || stale_or_newer(message)) return;
+  if (std::holds_alternative<Append>(message.body) && message.from == view().primary) reset_suspicion();
+  replica_.step(message);
+}
+
+void Node::step(const paxos::Message& message) {
+  if (message.to != self()) return;
+  // A promise reports the log as it is now; the freeze below keeps it so.
+  paxos_.set_log_position(replica_.last());
+  paxos_.step(message);
+  update_freeze();
+}
+
+void Node::submit(ClientRequest request) { replica_.submit(std::move(request)); }
+
+void Node::enter_view(const View& next) {
+  if (next.vid <= view().vid) return;
+  // View `next` begins here: Paxos delivered its decision durably, so a
+  // restart finds us in it. From now on only messages of `next` count.
+  assert(next.vid == view().vid + 1);
+  replica_.enter_view(next);
+  recovering_ = false;
+  reset_suspicion();
+  update_freeze();
+  staged_.views_entered.push_back(next);
+}
+
+void Node::collect() {
+  for (int rounds = 0; replica_.has_ready() || paxos_.has_ready(); ++rounds) {
+    assert(rounds < 1000);
+    // The replica first: its writes must be counted in the batch before a
+    // promise is held against it.
+    while (replica_.has_ready()) {
+      Ready r = replica_.take_ready();
+      if (r.write_id != 0) {
+        open_batch_.replica = r.write_id;
+        promise_gate_.note_write();
+        if (r.truncate_after) {
+          const Viewstamp t = *r.truncate_after;
+          staged_.truncate_after = staged_.truncate_after ? std::min(*staged_.truncate_after, t) : t;
+          std::erase_if(staged_.appends, [&](const LogEntry& e) { return e.vs > t; });
+        }
+        for (LogEntry& e : r.appends) staged_.appends.push_back(std::move(e));
+      }
+      for (Message& m : r.messages) staged_.messages.push_back(std::move(m));
+      for (ClientNotice& n : r.notices) staged_.notices.push_back(std::move(n));
+      for (LogEntry& e : r.committed) staged_.committed.push_back(std::move(e));
+    }
+    while (paxos_.has_ready()) {
+      paxos::Ready r = paxos_.take_ready();
+      if (r.write_id != 0) {
+        open_batch_.paxos = r.write_id;
+        promise_gate_.note_write();
+        for (paxos::Write& w : r.writes) staged_.paxos_writes.push_back(std::move(w));
+      }
+      for (paxos::Message& m : r.messages) {
+        if (std::holds_alternative<paxos::Promise>(m.body)) {
+          if (std::optional<paxos::Message> now = promise_gate_.hold(std::move(m))) {
+            staged_.paxos_messages.push_back(std::move(*now));
+          }
+        } else {
+          staged_.paxos_messages.push_back(std::move(m));
+        }
+      }
+      for (const paxos::Decision& d : r.learned) enter_view(d.value);
+    }
+  }
+}
+
+bool Node::has_ready() const {
+  return replica_.has_ready() || paxos_.has_ready() || promise_gate_.has_pending_writes() ||
+         !staged_.messages.empty() || !staged_.paxos_messages.empty() || !staged_.notices.empty() ||
+         !staged_.committed.empty() || !staged_.views_entered.empty();
+}
+
+NodeReady Node::take_ready() {
+  collect();
+  NodeReady r = std::move(staged_);
+  staged_ = NodeReady{};
+  if (promise_gate_.has_pending_writes()) {
+    r.write_id = promise_gate_.take_batch();
+    open_batch_.combined = r.write_id;
+    in_flight_.push_back(open_batch_);
+    open_batch_ = BatchParts{};
+  }
+  return r;
+}
+
+void Node::on_durable(std::uint64_t write_id) {
+  for (paxos::Message& m : promise_gate_.mark_durable(write_id)) staged_.paxos_messages.push_back(std::move(m));
+  while (!in_flight_.empty() && in_flight_.front().combined <= write_id) {
+    const BatchParts parts = in_flight_.front();
+    in_flight_.pop_front();
+    if (parts.paxos != 0) paxos_.on_durable(parts.paxos);
+    if (parts.replica != 0) replica_.on_durable(parts.replica);
+  }
+}
+
+}  // namespace synod::rsm

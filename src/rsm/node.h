@@ -1,0 +1,147 @@
+#pragma once
+// A node of the replicated state machine: the Paxos node that agrees on views
+// and the Replica that runs the log in the current view, sharing ONE ordered
+// stream of durable writes. Like its two parts it does no I/O:
+//
+//   node.step(msg) / node.step(paxos_msg) / node.submit(req) / node.tick()
+//   while (node.has_ready()) {
+//     NodeReady r = node.take_ready();
+//     send(r.messages, r.paxos_messages); notify(r.notices);
+//     if (r.write_id) { persist(r.paxos_writes, r.truncate_after, r.appends)  // ONE synced batch
+//                       node.on_durable(r.write_id); }
+//     apply(r.committed);
+//   }
+//
+// The view change, and when each of its rules takes effect:
+// - Suspicion: a backup that hears nothing from its primary for
+//   primary_timeout_ticks (plus a per-node jitter) proposes view v+1. Hearing
+//   means any Append, heartbeats included; they leave the primary on its
+//   tick, never behind its disk, so a slow fsync does not look like death.
+// - Freeze: from the moment this node promises anything for instance v+1 it
+//   takes no part in view v (Replica::set_frozen): no acks, no ordering. Its
+//   promise carries the last viewstamp in its log, and that log is frozen.
+// - One write stream: a promise leaves only after every write issued before
+//   it, log entries included, is durable. Otherwise the promise could report
+//   an entry a crash then loses, and the new primary be chosen by it.
+// - Choice: a proposer free to choose (no value accepted before) makes the
+//   new primary the promiser with the highest last viewstamp, the old primary
+//   winning ties. Every committed op is durable on a majority of view v, every
+//   promise quorum is a majority of view v, so that member holds them all.
+// - Takeover: a frozen node that sees no decision for view_change_timeout_ticks
+//   drives instance v+1 itself: a crashed proposer cannot freeze the cluster.
+// - Start: view v+1 begins for this node when Paxos delivers its decision
+//   durably (enter_view). The new primary orders a no-op and brings every
+//   backup's log to its own (Replica).
+// - Restart: a primary that restarts (Recovered::restarted) never orders in
+//   its old view again, since a crash may have lost viewstamps it had handed
+//   out; it starts the view change at once.
+// - Stale senders: a message of an older view is answered with the current
+//   view as a Paxos Decided, which the sender learns from; a message of a
+//   newer view makes this node catch up on decisions.
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "common/durability_gate.h"
+#include "paxos/node.h"
+#include "rsm/replica.h"
+
+namespace synod::rsm {
+
+struct NodeConfig {
+  ReplicaConfig replica;                      // replica.self names this node
+  View initial_view;                          // view 1, from static configuration
+  std::uint64_t seed = 1;                     // timeouts' jitter and Paxos backoff
+  std::uint32_t primary_timeout_ticks = 40;   // a backup's patience with a silent primary
+  std::uint32_t primary_timeout_jitter_ticks = 20;
+  std::uint32_t view_change_timeout_ticks = 100;  // a frozen node's patience before taking over
+  std::uint32_t catch_up_interval_ticks = 5;  // at most one catch-up request per interval
+  paxos::Config paxos;                        // tuning only: self, initial_view, seed are set here
+};
+
+// What a node recovers from its disk.
+struct Recovered {
+  paxos::DurableState paxos;
+  std::vector<LogEntry> log;                  // in viewstamp order
+  // False only on the very first start of a data directory. A restarted
+  // primary may have lost viewstamps it handed out, so it must not order in
+  // its old view again.
+  bool restarted = false;
+};
+
+struct NodeReady {
+  std::uint64_t write_id = 0;                 // non-zero when any write below is set
+  // One synced batch: the Paxos records, then the log (delete every entry
+  // after truncate_after, then put appends).
+  std::vector<paxos::Write> paxos_writes;
+  std::optional<Viewstamp> truncate_after;
+  std::vector<LogEntry> appends;
+  std::vector<Message> messages;              // may be sent at once
+  std::vector<paxos::Message> paxos_messages; // may be sent at once
+  std::vector<ClientNotice> notices;
+  std::vector<LogEntry> committed;            // apply in this order
+  std::vector<View> views_entered;            // in order, for the host's information
+};
+
+class Node {
+ public:
+  Node(NodeConfig config, Recovered recovered);
+
+  void tick();
+  void step(const Message& message);
+  void step(const paxos::Message& message);
+  void submit(ClientRequest request);
+  void on_durable(std::uint64_t write_id);
+
+  bool has_ready() const;
+  NodeReady take_ready();
+
+  const NodeId& self() const { return replica_.self(); }
+  const View& view() const { return replica_.view(); }
+  bool is_primary() const { return replica_.is_primary(); }
+  // True while this node takes no part in its view: it promised for the next
+  // one, or it is a restarted primary waiting for the next one.
+  bool frozen() const { return replica_.frozen(); }
+  const Replica& replica() const { return replica_; }
+  const paxos::Node& paxos() const { return paxos_; }
+
+ private:
+  // Written writes of the two cores that one combined batch carries.
+  struct BatchParts {
+    std::uint64_t combined = 0;
+    std::uint64_t paxos = 0;                  // 0: none in this batch
+    std::uint64_t replica = 0;
+  };
+
+  void collect();                             // moves both cores' output into staged_
+  void enter_view(const View& next);
+  void update_freeze();
+  void start_view_change();
+  void reset_suspicion();
+  bool stale_or_newer(const Message& message);
+
+  NodeConfig config_;
+  paxos::Node paxos_;
+  Replica replica_;
+  std::uint64_t now_ticks_ = 0;
+  std::uint64_t rng_state_;
+  bool recovering_ = false;
+  std::uint64_t suspect_at_ = 0;              // backup: propose v+1 at this tick
+  std::uint64_t frozen_since_ = 0;
+  std::uint64_t next_catch_up_at_ = 0;
+
+  NodeReady staged_;
+  BatchParts open_batch_;                     // the parts of the batch being staged
+  std::deque<BatchParts> in_flight_;          // taken, not yet durable
+  DurabilityGate<paxos::Message> promise_gate_;
+};
+
+// The chooser of a failover: same membership as `wanted`, primary = the
+// promiser with the highest last viewstamp; ties go to `old_primary`, then to
+// `proposer`, then to the smallest id.
+View choose_failover_view(const View& wanted, const NodeId& old_primary, const NodeId& proposer,
+                          const std::map<NodeId, Viewstamp>& log_positions);
+
+}  // namespace synod::rsm
