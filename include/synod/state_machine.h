@@ -37,6 +37,12 @@ class StateMachine {
   // never reaches apply()).
   virtual std::string apply(std::string_view op, OpPosition at) = 0;
 
+  // Answers a read-only operation from the current state, changing nothing.
+  // Reads do not go through the log: synod calls query() on the primary once
+  // a majority confirmed it is still primary (linearizable), or on any
+  // replica for a read that accepts staleness. Called between applies.
+  virtual std::string query(std::string_view op) const = 0;
+
   // Writes the whole state so that restore() on another replica rebuilds it.
   virtual void write_snapshot(std::ostream& out) const = 0;
 

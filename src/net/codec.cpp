@@ -27,7 +27,7 @@ static_assert(sizeof(std::size_t) == 8, "the wire format has 64-bit lengths");
 // A protocol's types are its first type plus the body's variant index.
 constexpr auto kPaxosTypeFirst = static_cast<std::size_t>(MessageType::kPaxosPrepare);
 constexpr auto kRsmTypeFirst = static_cast<std::size_t>(MessageType::kRsmAppend);
-constexpr auto kTypeLast = static_cast<std::size_t>(MessageType::kRsmAppendGap);
+constexpr auto kTypeLast = static_cast<std::size_t>(MessageType::kRsmReadConfirmAck);
 
 template <MessageType type, class Body>
 constexpr bool kTypeIs = std::is_same_v<
@@ -48,7 +48,9 @@ constexpr bool kRsmTypeIs = std::is_same_v<
 static_assert(kRsmTypeIs<MessageType::kRsmAppend, rsm::Append>);
 static_assert(kRsmTypeIs<MessageType::kRsmAppendAck, rsm::AppendAck>);
 static_assert(kRsmTypeIs<MessageType::kRsmAppendGap, rsm::AppendGap>);
-static_assert(std::variant_size_v<rsm::Body> == 3,
+static_assert(kRsmTypeIs<MessageType::kRsmReadConfirm, rsm::ReadConfirm>);
+static_assert(kRsmTypeIs<MessageType::kRsmReadConfirmAck, rsm::ReadConfirmAck>);
+static_assert(std::variant_size_v<rsm::Body> == 5,
               "a new RSM body needs a MessageType (appended after the last one)");
 // The Paxos types end where the RSM ones begin, and is_*_type agree with both.
 static_assert(kPaxosTypeFirst + std::variant_size_v<paxos::Body> == kRsmTypeFirst);
@@ -160,6 +162,8 @@ Status check_body(const rsm::Append& m) {
 }
 Status check_body(const rsm::AppendAck&) { return Status::Ok(); }
 Status check_body(const rsm::AppendGap&) { return Status::Ok(); }
+Status check_body(const rsm::ReadConfirm&) { return Status::Ok(); }
+Status check_body(const rsm::ReadConfirmAck&) { return Status::Ok(); }
 
 template <class Message>
 Status check_message(const Message& m) {
@@ -293,6 +297,8 @@ Result<paxos::Message> decode_message(std::uint16_t type, BytesView payload) {
     case MessageType::kRsmAppend:
     case MessageType::kRsmAppendAck:
     case MessageType::kRsmAppendGap:
+    case MessageType::kRsmReadConfirm:
+    case MessageType::kRsmReadConfirmAck:
       return wrong_protocol(type, "an RSM", "a Paxos");
   }
   return unknown_type(type);
@@ -306,6 +312,10 @@ Result<rsm::Message> decode_rsm_message(std::uint16_t type, BytesView payload) {
       return decode_as<rsm::Message, rsm::AppendAck>(payload, "AppendAck");
     case MessageType::kRsmAppendGap:
       return decode_as<rsm::Message, rsm::AppendGap>(payload, "AppendGap");
+    case MessageType::kRsmReadConfirm:
+      return decode_as<rsm::Message, rsm::ReadConfirm>(payload, "ReadConfirm");
+    case MessageType::kRsmReadConfirmAck:
+      return decode_as<rsm::Message, rsm::ReadConfirmAck>(payload, "ReadConfirmAck");
     case MessageType::kPaxosPrepare:
     case MessageType::kPaxosPromise:
     case MessageType::kPaxosAccept:

@@ -30,6 +30,8 @@ enum class MessageType : std::uint16_t {
   kRsmAppend = 8,
   kRsmAppendAck,
   kRsmAppendGap,
+  kRsmReadConfirm,
+  kRsmReadConfirmAck,
 };
 
 // Which decoder a frame's type belongs to (false for unknown types).
@@ -39,7 +41,7 @@ constexpr bool is_paxos_type(std::uint16_t type) {
 }
 constexpr bool is_rsm_type(std::uint16_t type) {
   return type >= static_cast<std::uint16_t>(MessageType::kRsmAppend) &&
-         type <= static_cast<std::uint16_t>(MessageType::kRsmAppendGap);
+         type <= static_cast<std::uint16_t>(MessageType::kRsmReadConfirmAck);
 }
 
 // What one rsm::Append may carry. The decoder refuses more (the entry count

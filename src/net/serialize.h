@@ -283,6 +283,16 @@ void serialize(Archive& ar, synod::rsm::AppendGap& m, unsigned /*version*/) {
   ar& m.vid& m.last;
 }
 
+template <class Archive>
+void serialize(Archive& ar, synod::rsm::ReadConfirm& m, unsigned /*version*/) {
+  ar& m.vid& m.round;
+}
+
+template <class Archive>
+void serialize(Archive& ar, synod::rsm::ReadConfirmAck& m, unsigned /*version*/) {
+  ar& m.vid& m.round;
+}
+
 // Durable Paxos records.
 
 template <class Archive>
@@ -327,6 +337,8 @@ SYNOD_PLAIN_SERIALIZABLE(synod::rsm::LogEntry)
 SYNOD_PLAIN_SERIALIZABLE(synod::rsm::Append)
 SYNOD_PLAIN_SERIALIZABLE(synod::rsm::AppendAck)
 SYNOD_PLAIN_SERIALIZABLE(synod::rsm::AppendGap)
+SYNOD_PLAIN_SERIALIZABLE(synod::rsm::ReadConfirm)
+SYNOD_PLAIN_SERIALIZABLE(synod::rsm::ReadConfirmAck)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::AcceptorState)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::AcceptorRecord)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::DecidedRecord)

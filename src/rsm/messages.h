@@ -62,13 +62,51 @@ struct AppendGap {
   auto operator<=>(const AppendGap&) const = default;
 };
 
-using Body = std::variant<Append, AppendAck, AppendGap>;
+// Primary -> backup: "confirm you are still in view `vid` and have not begun
+// to move to a newer one". One round serves every read waiting when it
+// starts (linearizable reads).
+struct ReadConfirm {
+  ViewId vid = 0;
+  std::uint64_t round = 0;
+  auto operator<=>(const ReadConfirm&) const = default;
+};
+
+// Backup -> primary: the confirmation, sent only while not frozen.
+struct ReadConfirmAck {
+  ViewId vid = 0;
+  std::uint64_t round = 0;
+  auto operator<=>(const ReadConfirmAck&) const = default;
+};
+
+using Body = std::variant<Append, AppendAck, AppendGap, ReadConfirm, ReadConfirmAck>;
 
 struct Message {
   NodeId from;
   NodeId to;
   Body body;
   auto operator<=>(const Message&) const = default;
+};
+
+// A read-only request: never ordered, never in the log. (client_id, read_no)
+// names it across retries. With allow_stale any replica serves it at once
+// from what it has applied; otherwise only the primary, after a majority of
+// the view confirmed that no newer view has begun.
+struct ReadRequest {
+  std::uint64_t client_id = 0;
+  std::uint64_t read_no = 0;
+  Bytes op;
+  bool allow_stale = false;
+  auto operator<=>(const ReadRequest&) const = default;
+};
+
+// The core's permission to serve a read: the host runs it against the state
+// machine once it has applied every committed entry handed out so far (those
+// of the same Ready included), and tells the client the state reflects at
+// least every op up to `as_of` (its applied point when it serves is exact).
+struct ReadGrant {
+  ReadRequest request;
+  Viewstamp as_of;
+  auto operator<=>(const ReadGrant&) const = default;
 };
 
 // Answers the core gives a client itself (the results of operations come

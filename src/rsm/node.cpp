@@ -166,6 +166,8 @@ void Node::step(const paxos::Message& message) {
 
 void Node::submit(ClientRequest request) { replica_.submit(std::move(request)); }
 
+void Node::submit_read(ReadRequest read) { replica_.submit_read(std::move(read)); }
+
 void Node::enter_view(const View& next) {
   if (next.vid <= view().vid) return;
   // View `next` begins here: Paxos delivered its decision durably, so a
@@ -198,6 +200,7 @@ void Node::collect() {
       for (Message& m : r.messages) staged_.messages.push_back(std::move(m));
       for (ClientNotice& n : r.notices) staged_.notices.push_back(std::move(n));
       for (LogEntry& e : r.committed) staged_.committed.push_back(std::move(e));
+      for (ReadGrant& g : r.reads) staged_.reads.push_back(std::move(g));
     }
     while (paxos_.has_ready()) {
       paxos::Ready r = paxos_.take_ready();
@@ -223,7 +226,7 @@ void Node::collect() {
 bool Node::has_ready() const {
   return replica_.has_ready() || paxos_.has_ready() || promise_gate_.has_pending_writes() ||
          !staged_.messages.empty() || !staged_.paxos_messages.empty() || !staged_.notices.empty() ||
-         !staged_.committed.empty() || !staged_.views_entered.empty();
+         !staged_.committed.empty() || !staged_.reads.empty() || !staged_.views_entered.empty();
 }
 
 NodeReady Node::take_ready() {

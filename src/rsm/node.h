@@ -9,7 +9,7 @@
 //     send(r.messages, r.paxos_messages); notify(r.notices);
 //     if (r.write_id) { persist(r.paxos_writes, r.truncate_after, r.appends)  // ONE synced batch
 //                       node.on_durable(r.write_id); }
-//     apply(r.committed);
+//     apply(r.committed); serve(r.reads);
 //   }
 //
 // The view change, and when each of its rules takes effect:
@@ -82,6 +82,7 @@ struct NodeReady {
   std::vector<paxos::Message> paxos_messages; // may be sent at once
   std::vector<ClientNotice> notices;
   std::vector<LogEntry> committed;            // apply in this order
+  std::vector<ReadGrant> reads;               // serve after applying `committed`
   std::vector<View> views_entered;            // in order, for the host's information
 };
 
@@ -93,6 +94,7 @@ class Node {
   void step(const Message& message);
   void step(const paxos::Message& message);
   void submit(ClientRequest request);
+  void submit_read(ReadRequest read);
   void on_durable(std::uint64_t write_id);
 
   bool has_ready() const;

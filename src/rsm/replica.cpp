@@ -53,10 +53,69 @@ void Replica::submit(ClientRequest request) {
   pending_.push_back(std::move(request));
 }
 
+void Replica::submit_read(ReadRequest read) {
+  if (read.allow_stale) {
+    // Knowingly stale: what this replica has handed out for applying.
+    grants_.push_back(ReadGrant{std::move(read), handed_out_});
+    return;
+  }
+  if (!is_primary()) {
+    notices_.push_back(ClientRedirect{read.client_id, read.read_no, view_.vid, view_.primary});
+    return;
+  }
+  if (reads_waiting_.size() + reads_in_round_.size() >= config_.pending_requests_max) {
+    notices_.push_back(ClientBusy{read.client_id, read.read_no});
+    return;
+  }
+  reads_waiting_.push_back(std::move(read));
+}
+
+bool Replica::can_start_read_round() const {
+  return is_primary() && !frozen_ && !read_round_open_ && !reads_waiting_.empty() && commit_.vid == view_.vid;
+}
+
+void Replica::start_read_round() {
+  ++read_round_;
+  read_round_open_ = true;
+  read_round_as_of_ = commit_;
+  read_round_confirmed_.clear();
+  reads_in_round_.assign(std::make_move_iterator(reads_waiting_.begin()),
+                         std::make_move_iterator(reads_waiting_.end()));
+  reads_waiting_.clear();
+  send_read_confirms();
+  on_read_confirm_ack(config_.self, ReadConfirmAck{view_.vid, read_round_});  // a one-member view
+}
+
+void Replica::send_read_confirms() {
+  for (const NodeId& b : view_.backups) {
+    if (read_round_confirmed_.count(b) == 0) send(b, ReadConfirm{view_.vid, read_round_});
+  }
+}
+
+void Replica::on_read_confirm(const NodeId& from, const ReadConfirm& c) {
+  // A frozen backup has begun to move to a newer view: it must not confirm.
+  if (c.vid != view_.vid || from != view_.primary || is_primary() || frozen_) return;
+  send(from, ReadConfirmAck{view_.vid, c.round});
+}
+
+void Replica::on_read_confirm_ack(const NodeId& from, const ReadConfirmAck& c) {
+  if (c.vid != view_.vid || !is_primary() || frozen_ || !read_round_open_ || c.round != read_round_) return;
+  if (from != config_.self) {
+    if (followers_.count(from) == 0) return;
+    read_round_confirmed_.insert(from);
+  }
+  // The primary counts itself: it is not frozen either.
+  if (read_round_confirmed_.size() + 1 < view_.majority()) return;
+  for (ReadRequest& r : reads_in_round_) grants_.push_back(ReadGrant{std::move(r), read_round_as_of_});
+  reads_in_round_.clear();
+  read_round_open_ = false;
+}
+
 void Replica::tick() {
   ++now_ticks_;
   if (!is_primary() || frozen_ || now_ticks_ < next_heartbeat_) return;
   next_heartbeat_ = now_ticks_ + config_.heartbeat_ticks;
+  if (read_round_open_) send_read_confirms();  // confirmations may have been lost
   for (auto& [id, f] : followers_) {
     // A backup that acknowledged nothing new for a while lost messages or
     // restarted: resend from what it has for sure.
@@ -76,6 +135,8 @@ void Replica::step(const Message& message) {
         if constexpr (std::is_same_v<T, Append>) on_append(message.from, body);
         else if constexpr (std::is_same_v<T, AppendAck>) on_ack(message.from, body);
         else if constexpr (std::is_same_v<T, AppendGap>) on_gap(message.from, body);
+        else if constexpr (std::is_same_v<T, ReadConfirm>) on_read_confirm(message.from, body);
+        else if constexpr (std::is_same_v<T, ReadConfirmAck>) on_read_confirm_ack(message.from, body);
       },
       message.body);
 }
@@ -232,12 +293,21 @@ void Replica::enter_view(View next) {
   frozen_ = false;
   matched_ = Viewstamp{};
   followers_.clear();
+  // A confirmation round of the old view proves nothing about the new one:
+  // its reads wait for a round of the new view (or go to the new primary).
+  for (ReadRequest& r : reads_in_round_) reads_waiting_.push_front(std::move(r));
+  reads_in_round_.clear();
+  read_round_open_ = false;
   if (!is_primary()) {
     for (const ClientRequest& r : pending_) {
       notices_.push_back(ClientRedirect{r.client_id, r.request_no, view_.vid, view_.primary});
     }
+    for (const ReadRequest& r : reads_waiting_) {
+      notices_.push_back(ClientRedirect{r.client_id, r.read_no, view_.vid, view_.primary});
+    }
     pending_.clear();
     ordering_.clear();
+    reads_waiting_.clear();
     return;
   }
   // Requests in the log we carry over are being ordered already: a retry of
@@ -285,12 +355,13 @@ void Replica::set_commit(Viewstamp commit) {
 }
 
 bool Replica::has_ready() const {
-  return can_order() || gate_.has_pending_writes() || !outbox_.empty() || !notices_.empty() ||
+  return can_order() || can_start_read_round() || !grants_.empty() || gate_.has_pending_writes() || !outbox_.empty() || !notices_.empty() ||
          !committed_.empty();
 }
 
 Ready Replica::take_ready() {
   order_pending();
+  if (can_start_read_round()) start_read_round();
   Ready r;
   if (gate_.has_pending_writes()) {
     r.write_id = gate_.take_batch();
@@ -305,6 +376,8 @@ Ready Replica::take_ready() {
   notices_.clear();
   r.committed = std::move(committed_);
   committed_.clear();
+  r.reads = std::move(grants_);
+  grants_.clear();
   return r;
 }
 
@@ -313,6 +386,8 @@ const char* type_name(const Body& body) {
     const char* operator()(const Append&) const { return "Append"; }
     const char* operator()(const AppendAck&) const { return "AppendAck"; }
     const char* operator()(const AppendGap&) const { return "AppendGap"; }
+    const char* operator()(const ReadConfirm&) const { return "ReadConfirm"; }
+    const char* operator()(const ReadConfirmAck&) const { return "ReadConfirmAck"; }
   };
   return std::visit(Namer{}, body);
 }

@@ -37,8 +37,18 @@
 //   part in its view: a backup ignores Appends, a primary orders nothing and
 //   stops heartbeating. Its log is then what its promise reported.
 //
+// Reads (not in the log):
+// - Linearizable: only the primary serves them, and only after (1) it has
+//   committed an entry of its own view, so its commit point covers every op
+//   committed before it became primary, and (2) a majority of the view,
+//   itself included, confirmed in a round started after the read arrived that
+//   they have not begun to move to a newer view. Then no newer view can have
+//   committed anything before the read arrived. One round serves every read
+//   waiting when it starts; reads that arrive meanwhile wait for the next.
+// - Stale: any replica grants them at once, as of what it has handed out.
+//
 // Not yet here (next increments): state transfer to joining members, log
-// compaction, linearizable reads by confirmation round.
+// compaction.
 
 #include <cstdint>
 #include <deque>
@@ -71,6 +81,7 @@ struct Ready {
   std::vector<Message> messages;       // may be sent at once
   std::vector<ClientNotice> notices;   // redirects and "busy" answers to clients
   std::vector<LogEntry> committed;     // apply in this order
+  std::vector<ReadGrant> reads;        // serve after applying `committed`
 };
 
 class Replica {
@@ -81,6 +92,7 @@ class Replica {
   void tick();
   void step(const Message& message);
   void submit(ClientRequest request);
+  void submit_read(ReadRequest read);
   void on_durable(std::uint64_t write_id);
 
   // View `next` begins for this replica (next.vid > view().vid), with its log
@@ -118,6 +130,14 @@ class Replica {
   void on_append(const NodeId& from, const Append& a);
   void on_ack(const NodeId& from, const AppendAck& a);
   void on_gap(const NodeId& from, const AppendGap& g);
+  void on_read_confirm(const NodeId& from, const ReadConfirm& c);
+  void on_read_confirm_ack(const NodeId& from, const ReadConfirmAck& c);
+
+  // A confirmation round may start: reads wait, none is in flight, and the
+  // primary has committed an entry of its own view.
+  bool can_start_read_round() const;
+  void start_read_round();
+  void send_read_confirms();
 
   // Ordering stops while inflight_entries_max entries await commit: that is
   // the primary's backpressure, and the pending queue's bound is the clients'.
@@ -162,6 +182,15 @@ class Replica {
   std::vector<Message> outbox_;
   std::vector<ClientNotice> notices_;
   std::vector<LogEntry> committed_;
+
+  // Linearizable reads (primary only).
+  std::deque<ReadRequest> reads_waiting_;      // for the next confirmation round
+  std::vector<ReadRequest> reads_in_round_;
+  std::uint64_t read_round_ = 0;               // the latest round started
+  bool read_round_open_ = false;
+  Viewstamp read_round_as_of_;                 // commit point when the round started
+  std::set<NodeId> read_round_confirmed_;      // backups that confirmed it
+  std::vector<ReadGrant> grants_;
 };
 
 // True when `next` may directly follow `prev` in a log: the next sequence

@@ -72,6 +72,8 @@ bool valid(const rsm::Append& b) {
 }
 bool valid(const rsm::AppendAck&) { return true; }
 bool valid(const rsm::AppendGap&) { return true; }
+bool valid(const rsm::ReadConfirm&) { return true; }
+bool valid(const rsm::ReadConfirmAck&) { return true; }
 
 template <class Message>
 bool valid_message(const Message& m) {

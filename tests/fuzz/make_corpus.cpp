@@ -119,6 +119,8 @@ std::vector<NamedRsm> sample_rsm_messages() {
       {"append-ack-nothing-durable", {"n2", "n1", rsm::AppendAck{1, {}}}},
       {"append-gap", {"n3", "n1", rsm::AppendGap{3, {2, 9}}}},
       {"append-gap-max", {"n3", "n1", rsm::AppendGap{~0ULL, {~0ULL, ~0ULL}}}},
+      {"read-confirm", {"n1", "n2", rsm::ReadConfirm{3, 17}}},
+      {"read-confirm-ack", {"n2", "n1", rsm::ReadConfirmAck{3, 17}}},
   };
 }
 
@@ -165,7 +167,7 @@ void write_bad_rsm_inputs(const fs::path& dir, const Bytes& good_prepare) {
   };
   const Bytes good_ack = Wire{}.str("n2").str("n1").u64(3).u64(3).u64(2).bytes;
 
-  write(dir, "bad-rsm-type-11", message_input(11, good_ack));
+  write(dir, "bad-rsm-type-13", message_input(13, good_ack));
   write(dir, "bad-rsm-paxos-payload-as-append", message_input(kAppend, good_prepare));
   write(dir, "bad-rsm-ack-payload-as-prepare", message_input(kPrepare, good_ack));
   write(dir, "bad-rsm-ack-truncated", message_input(kAck, BytesView(good_ack).substr(0, 30)));
@@ -214,7 +216,7 @@ void write_codec_corpus(const fs::path& dir) {
   write(dir, "bad-msg-truncated", message_input(kPrepare, BytesView(good_prepare).substr(0, 20)));
   write(dir, "bad-msg-trailing-byte", message_input(kPrepare, good_prepare + '\0'));
   write(dir, "bad-msg-type-0", message_input(0, good_prepare));
-  write(dir, "bad-msg-type-11", message_input(11, good_prepare));
+  write(dir, "bad-msg-type-13", message_input(13, good_prepare));
   write(dir, "bad-msg-type-ffff", message_input(0xFFFF, good_prepare));
   write(dir, "bad-msg-lying-string-length",
         message_input(kPrepare, prepare(Wire{}.u64(1ULL << 40).raw("n1").str("n2"))));

@@ -279,27 +279,34 @@ TEST(RsmScenario, T15_PrimaryDiesWhenItLearnsTheNextView_AnotherMemberFinishesIt
   finish(sim);
 }
 
-// T16: the primary is cut off but stays up. It commits nothing more; the
-// majority forms a new view and serves; after healing the old primary steps
-// down and catches up.
+// T16: the primary is cut off but stays up. It commits nothing more and
+// serves no linearizable read; the majority forms a new view and serves
+// both; after healing the old primary steps down and catches up.
 TEST(RsmScenario, T16_IsolatedPrimaryCommitsNothing_MajorityServes_OldPrimaryStepsDown) {
   RsmSim sim(quiet(3));
   sim.run_for(200);
   sim.set_side("n1", 1);
   sim.run_for(10);  // acks already in flight are dropped at delivery
   const Viewstamp n1_commit = sim.core("n1").replica().commit();
+  const std::uint64_t n1_reads = sim.reads_served_by("n1");
+  sim.inject_read("n1", "k0");
   ASSERT_TRUE(sim.run_until(400, [&] { return serving_primary_other_than(sim, "n1"); }))
       << sim.violation().value_or("the majority formed no view");
+  const NodeId p = *sim.current_primary();
+  const std::uint64_t p_reads = sim.reads_served_by(p);
+  sim.inject_read(p, "k0");
+  EXPECT_TRUE(sim.run_until(50, [&] { return sim.reads_served_by(p) > p_reads; })) << "the new primary serves no read";
   const std::uint64_t at_new_view = completed(sim);
   sim.run_for(300);
   EXPECT_GT(completed(sim), at_new_view + 10) << "the majority does not serve";
   EXPECT_EQ(sim.core("n1").replica().commit(), n1_commit) << "the isolated primary committed";
+  EXPECT_EQ(sim.reads_served_by("n1"), n1_reads) << "the isolated primary served a linearizable read";
   EXPECT_EQ(sim.core("n1").view().vid, 1u);
   sim.set_side("n1", 0);
   ASSERT_TRUE(sim.run_until(300, [&] {
-    const NodeId p = *sim.current_primary();
-    return sim.core("n1").view() == sim.core(p).view() && !sim.core("n1").is_primary() &&
-           sim.core("n1").replica().commit() == sim.core(p).replica().commit();
+    const NodeId now_primary = *sim.current_primary();
+    return sim.core("n1").view() == sim.core(now_primary).view() && !sim.core("n1").is_primary() &&
+           sim.core("n1").replica().commit() == sim.core(now_primary).replica().commit();
   })) << sim.violation().value_or("the old primary did not step down and catch up");
   finish(sim);
 }

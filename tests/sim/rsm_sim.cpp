@@ -15,6 +15,11 @@ const NodeId& receiver(const RsmSim::PeerMessage& m) {
   return std::visit([](const auto& x) -> const NodeId& { return x.to; }, m);
 }
 
+std::uint64_t number_of(const std::variant<rsm::ClientRequest, rsm::ReadRequest>& r) {
+  if (const auto* w = std::get_if<rsm::ClientRequest>(&r)) return w->request_no;
+  return std::get<rsm::ReadRequest>(r).read_no;
+}
+
 }  // namespace
 
 RsmSim::RsmSim(RsmSimOptions options) : options_(std::move(options)), rng_(options_.seed) {
@@ -22,6 +27,7 @@ RsmSim::RsmSim(RsmSimOptions options) : options_(std::move(options)), rng_(optio
   for (std::size_t i = 1; i <= options_.nodes; ++i) ids_.push_back("n" + std::to_string(i));
   initial_view_ = View::make(1, ids_[0], std::vector<NodeId>(ids_.begin() + 1, ids_.end())).value();
   views_[1] = initial_view_;
+  clients_reach_every_side_ = options_.clients_reach_every_side.value_or(rng_.chance(0.5));
   for (const NodeId& id : ids_) start_replica(id);
   for (std::size_t c = 1; c <= options_.clients; ++c) {
     SimClient client;
@@ -105,6 +111,7 @@ void RsmSim::drive(const NodeId& id) {
     }
     for (rsm::ClientNotice& n : ready.notices) {
       std::uint64_t client = std::visit([](const auto& x) { return x.client_id; }, n);
+      if (client == 0) continue;  // a read the simulator injected itself
       client_net_.send(ClientPacket{client, id, false, {}, n}, now_, rng_, options_.network, options_.faults);
     }
     if (ready.write_id != 0) {
@@ -115,6 +122,7 @@ void RsmSim::drive(const NodeId& id) {
       r.disk.issue(ready.write_id, std::move(one), now_, rng_, options_.disk_ticks_min, options_.disk_ticks_max);
     }
     for (const rsm::LogEntry& e : ready.committed) on_committed(id, e);
+    for (const rsm::ReadGrant& g : ready.reads) serve_read(id, g);
     check_node(id);
   }
 }
@@ -200,6 +208,52 @@ void RsmSim::on_committed(const NodeId& id, const rsm::LogEntry& e) {
   }
 }
 
+void RsmSim::serve_read(const NodeId& id, const rsm::ReadGrant& g) {
+  SimReplica& r = replicas_.at(id);
+  if (!r.machine) return;
+  const Bytes reply = r.machine->query(g.request.op);
+  if (g.request.client_id == 0 && g.request.allow_stale) {
+    // A stale read reflects exactly the committed prefix it names.
+    if (g.as_of != r.handed_out) {
+      return fail(id + " granted a stale read as of " + to_string(g.as_of) + " but had applied " +
+                  to_string(r.handed_out));
+    }
+    SimKv canonical;
+    rsm::Applier replay(canonical);
+    for (const auto& [vs, e] : committed_) {
+      if (vs > g.as_of) break;
+      replay.apply(e);
+    }
+    if (canonical.query(g.request.op) != reply) {
+      return fail(id + " answered a stale read as of " + to_string(g.as_of) + " with \"" + reply +
+                  "\", which is not the state after the committed entries up to it");
+    }
+    ++result_.stale_reads_checked;
+    return;
+  }
+  if (!g.request.allow_stale) {
+    ++r.reads_served;
+    ++result_.reads_served;
+  }
+  if (g.request.client_id == 0) return;
+  client_net_.send(ClientPacket{g.request.client_id, id, false, {}, ReadAnswer{g.request.read_no, reply}}, now_,
+                   rng_, options_.network, options_.faults);
+}
+
+void RsmSim::stale_read_at_random_node() {
+  const NodeId& id = ids_[rng_.below(ids_.size())];
+  if (!is_up(id)) return;
+  const std::string key = "k" + std::to_string(rng_.below(options_.keys));
+  replicas_.at(id).core->submit_read(rsm::ReadRequest{0, next_stale_read_no_++, "G|" + key, true});
+  drive(id);
+}
+
+void RsmSim::inject_read(const NodeId& id, const std::string& key) {
+  if (!is_up(id)) return;
+  replicas_.at(id).core->submit_read(rsm::ReadRequest{0, next_stale_read_no_++, "G|" + key, false});
+  drive(id);
+}
+
 void RsmSim::deliver_peer_message(const PeerMessage& m) {
   SimReplica& to = replicas_.at(receiver(m));
   if (!to.core || replicas_.at(sender(m)).side != to.side) return;
@@ -210,31 +264,45 @@ void RsmSim::deliver_peer_message(const PeerMessage& m) {
 void RsmSim::deliver_client_packet(const ClientPacket& p) {
   if (p.to_replica) {
     SimReplica& r = replicas_.at(p.node);
-    if (!r.core || r.side != 0) return;  // clients stand with side 0
+    if (!r.core || !client_reaches(r)) return;
+    if (const auto* read = std::get_if<rsm::ReadRequest>(&p.request)) {
+      rsm::ReadRequest q = *read;
+      if (options_.bug == RsmBug::kReadsWithoutConfirmation && r.core->is_primary()) q.allow_stale = true;
+      r.core->submit_read(std::move(q));
+      drive(p.node);
+      return;
+    }
+    const auto& request = std::get<rsm::ClientRequest>(p.request);
     // The runtime's part: an applied request is answered from the session
     // table, without ordering it again.
-    if (std::optional<Bytes> reply = r.applier->reply_for(p.request.client_id, p.request.request_no)) {
-      rsm::Applied a{p.request.client_id, p.request.request_no, *reply, false, false};
+    if (std::optional<Bytes> reply = r.applier->reply_for(request.client_id, request.request_no)) {
+      rsm::Applied a{request.client_id, request.request_no, *reply, false, false};
       client_net_.send(ClientPacket{p.client, p.node, false, {}, a}, now_, rng_, options_.network, options_.faults);
       return;
     }
-    r.core->submit(p.request);
+    r.core->submit(request);
     drive(p.node);
     return;
   }
   SimClient& c = clients_.at(p.client - 1);
   if (!c.current) return;
-  if (const auto* a = std::get_if<rsm::Applied>(&p.answer)) {
-    if (a->request_no != c.request.request_no) return;
+  const std::uint64_t current_no = number_of(c.request);
+  const bool reading = std::holds_alternative<rsm::ReadRequest>(c.request);
+  auto complete = [&](const Bytes& reply) {
     KvOp& op = history_[*c.current];
     op.outcome_known = true;
     op.completed_at = now_;
-    decode_kv_reply(a->reply, op);
+    decode_kv_reply(reply, op);
     c.current.reset();
     ++result_.ops_completed;
+  };
+  if (const auto* a = std::get_if<rsm::Applied>(&p.answer)) {
+    if (!reading && a->request_no == current_no) complete(a->reply);
+  } else if (const auto* ra = std::get_if<ReadAnswer>(&p.answer)) {
+    if (reading && ra->read_no == current_no) complete(ra->reply);
   } else if (const auto* n = std::get_if<rsm::ClientNotice>(&p.answer)) {
     if (const auto* redirect = std::get_if<rsm::ClientRedirect>(n)) {
-      if (redirect->request_no != c.request.request_no) return;
+      if (redirect->request_no != current_no) return;
       c.target = redirect->primary;
       send_request(c);
     } else {
@@ -256,7 +324,11 @@ void RsmSim::start_op(SimClient& c, KvOp op) {
   if (op.kind == KvOpKind::kPut || op.kind == KvOpKind::kCas) written_values_[op.key].push_back(op.value);
   history_.push_back(op);
   c.current = history_.size() - 1;
-  c.request = rsm::ClientRequest{c.id, c.next_request_no++, encode_kv_op(op)};
+  if (op.kind == KvOpKind::kGet && rng_.chance(options_.read_path_fraction)) {
+    c.request = rsm::ReadRequest{c.id, c.next_request_no++, encode_kv_op(op), false};
+  } else {
+    c.request = rsm::ClientRequest{c.id, c.next_request_no++, encode_kv_op(op)};
+  }
   if (c.target.empty()) c.target = ids_[rng_.below(ids_.size())];
   send_request(c);
 }
@@ -272,6 +344,7 @@ std::size_t RsmSim::submit_put(std::uint64_t client, const std::string& key, con
 }
 
 void RsmSim::clients_act() {
+  if (options_.clients_start_ops && rng_.chance(options_.stale_read_per_tick)) stale_read_at_random_node();
   for (SimClient& c : clients_) {
     if (c.current) {
       if (now_ >= c.retry_at) {

@@ -48,6 +48,9 @@ enum class RsmBug {
   // Promises arrive without their log positions, so the view change picks a
   // new primary without regard to who holds the highest viewstamp.
   kIgnoreLogPositions,
+  // A node that believes it is primary serves linearizable reads at once,
+  // without a confirmation round.
+  kReadsWithoutConfirmation,
 };
 
 struct RsmSimOptions {
@@ -58,6 +61,12 @@ struct RsmSimOptions {
   std::uint64_t fault_ticks = 2000;
   std::uint64_t settle_ticks_max = 4000;
   double request_per_tick = 0.3;            // per idle client
+  double read_path_fraction = 0.7;          // gets served as reads, the rest ordered in the log
+  double stale_read_per_tick = 0.01;        // a stale read at a random node, checked against its as_of
+  // Clients reach every node whatever the partition (so a cut-off primary
+  // still hears them); otherwise they stand with side 0. Unset: decided by
+  // the seed.
+  std::optional<bool> clients_reach_every_side;
   std::uint32_t client_retry_ticks = 40;
   NetworkFaults network;
   std::uint32_t disk_ticks_min = 1;
@@ -79,6 +88,8 @@ struct RsmSimResult {
   std::uint64_t entries_committed = 0;
   std::uint64_t crashes = 0;
   std::uint64_t views_decided = 0;           // highest view any node entered, minus one
+  std::uint64_t reads_served = 0;            // linearizable reads answered
+  std::uint64_t stale_reads_checked = 0;
   bool linearizability_inconclusive = false;
 };
 
@@ -136,6 +147,11 @@ class RsmSim {
   // The primary of the highest view any live node is in, if that node is up.
   std::optional<NodeId> current_primary() const;
   const std::map<Viewstamp, rsm::LogEntry>& committed() const { return committed_; }
+  // Linearizable reads each node has served so far.
+  std::uint64_t reads_served_by(const NodeId& id) const { return replicas_.at(id).reads_served; }
+  // Hands a linearizable read of `key` straight to a node, as if from a
+  // client of its own side; its answer is counted, not checked.
+  void inject_read(const NodeId& id, const std::string& key);
   std::uint64_t now() const { return now_; }
   const std::optional<std::string>& violation() const { return result_.violation; }
   const RsmSimResult& result() const { return result_; }
@@ -146,12 +162,16 @@ class RsmSim {
     std::optional<Viewstamp> truncate_after;
     std::vector<rsm::LogEntry> appends;
   };
+  struct ReadAnswer {
+    std::uint64_t read_no = 0;
+    Bytes reply;
+  };
   struct ClientPacket {
     std::uint64_t client = 0;
     NodeId node;
     bool to_replica = true;
-    rsm::ClientRequest request;                  // to_replica
-    std::variant<std::monostate, rsm::Applied, rsm::ClientNotice> answer;  // !to_replica
+    std::variant<rsm::ClientRequest, rsm::ReadRequest> request;            // to_replica
+    std::variant<std::monostate, rsm::Applied, rsm::ClientNotice, ReadAnswer> answer;  // !to_replica
   };
   struct SimReplica {
     std::unique_ptr<rsm::Node> core;             // null while crashed
@@ -165,12 +185,13 @@ class RsmSim {
     int side = 0;
     Viewstamp handed_out;                        // last committed entry this incarnation applied
     std::set<std::pair<std::uint64_t, std::uint64_t>> fresh_applied;  // this incarnation
+    std::uint64_t reads_served = 0;
   };
   struct SimClient {
     std::uint64_t id = 0;
     std::uint64_t next_request_no = 1;
     std::optional<std::size_t> current;          // index into history_
-    rsm::ClientRequest request;
+    std::variant<rsm::ClientRequest, rsm::ReadRequest> request;
     NodeId target;
     std::uint64_t retry_at = 0;
   };
@@ -182,6 +203,9 @@ class RsmSim {
   void deliver_peer_message(const PeerMessage& m);
   void deliver_client_packet(const ClientPacket& p);
   void on_committed(const NodeId& id, const rsm::LogEntry& e);
+  void serve_read(const NodeId& id, const rsm::ReadGrant& g);
+  void stale_read_at_random_node();
+  bool client_reaches(const SimReplica& r) const { return clients_reach_every_side_ || r.side == 0; }
   void on_view_entered(const NodeId& id, const View& v);
   void check_node(const NodeId& id);
   void start_op(SimClient& c, KvOp op);
@@ -204,6 +228,8 @@ class RsmSim {
   SimNetwork<PeerMessage> net_;
   SimNetwork<ClientPacket> client_net_;
   std::uint64_t now_ = 0;
+  bool clients_reach_every_side_ = false;
+  std::uint64_t next_stale_read_no_ = 1;
 
   ReadyHook ready_hook_;
   DropFilter drop_filter_;

@@ -1,7 +1,8 @@
 // synod-sim-rsm: soak and replay for the replicated state machine simulator.
 //   synod-sim-rsm --seeds 10000 [--first 0] [--nodes 3|5]
 //   synod-sim-rsm --seed 1234 --log          one seed with its event log
-//   --bug ack-before-durable|ignore-log-positions   a deliberately broken variant
+//   --bug ack-before-durable|ignore-log-positions|reads-without-confirmation
+//                                             a deliberately broken variant
 
 #include <cstdlib>
 #include <iostream>
@@ -24,8 +25,9 @@ int main(int argc, char** argv) {
     else if (a == "--log") log = true;
     else if (a == "--bug" && has_value && std::string(argv[i + 1]) == "ack-before-durable") { o.bug = RsmBug::kAckBeforeDurable; ++i; }
     else if (a == "--bug" && has_value && std::string(argv[i + 1]) == "ignore-log-positions") { o.bug = RsmBug::kIgnoreLogPositions; ++i; }
+    else if (a == "--bug" && has_value && std::string(argv[i + 1]) == "reads-without-confirmation") { o.bug = RsmBug::kReadsWithoutConfirmation; ++i; }
     else {
-      std::cerr << "usage: synod-sim-rsm [--seeds N] [--first S] [--seed S --log] [--nodes K] [--bug ack-before-durable|ignore-log-positions]\n";
+      std::cerr << "usage: synod-sim-rsm [--seeds N] [--first S] [--seed S --log] [--nodes K] [--bug ack-before-durable|ignore-log-positions|reads-without-confirmation]\n";
       return a == "--help" ? 0 : 2;
     }
   }
@@ -39,7 +41,7 @@ int main(int argc, char** argv) {
     RsmSimResult r = RsmSim(o).run();
     std::cout << "seed " << first << ": " << (r.violation ? "VIOLATION " + *r.violation : "ok") << " (ops "
               << r.ops_completed << ", entries " << r.entries_committed << ", crashes " << r.crashes << ", views "
-              << r.views_decided << ")\n";
+              << r.views_decided << ", reads " << r.reads_served << ", stale reads " << r.stale_reads_checked << ")\n";
     return r.violation ? 1 : 0;
   }
   if (auto failure = run_rsm_seeds(o, first, seeds)) {

@@ -30,7 +30,7 @@ TEST(RsmSim, FiveNodes_SafeLinearizableLive_Seeds0To199) { sweep(nodes(5), 0, 20
 // Pins down that the sweeps are not vacuous: ops complete, entries commit,
 // backups crash, and the linearizability check decides.
 TEST(RsmSim, RunsCommitManyOpsUnderCrashesLossAndViewChanges) {
-  std::uint64_t ops = 0, entries = 0, crashes = 0, views = 0;
+  std::uint64_t ops = 0, entries = 0, crashes = 0, views = 0, reads = 0, stale_reads = 0;
   for (std::uint64_t seed = 0; seed < 10; ++seed) {
     RsmSimOptions o = nodes(3);
     o.seed = seed;
@@ -41,13 +41,17 @@ TEST(RsmSim, RunsCommitManyOpsUnderCrashesLossAndViewChanges) {
     entries += r.entries_committed;
     crashes += r.crashes;
     views += r.views_decided;
+    reads += r.reads_served;
+    stale_reads += r.stale_reads_checked;
   }
   // Any node, the primary included, crashes or is cut off from the clients,
   // so availability is well below the fault-free rate (about 300 per seed).
   EXPECT_GE(ops, 10u * 60) << "too few client ops completed";
-  EXPECT_GE(entries, ops) << "every completed op is at least one committed entry";
+  EXPECT_GE(entries + reads, ops) << "every completed op is a committed entry or a read";
   EXPECT_GE(crashes, 10u * 3) << "too few crashes: the fault model is not on";
   EXPECT_GE(views, 10u * 2) << "too few view changes: primaries do not fail over";
+  EXPECT_GE(reads, 10u * 10) << "too few linearizable reads served";
+  EXPECT_GE(stale_reads, 10u * 5) << "too few stale reads checked";
 }
 
 TEST(RsmSim, SameSeedReplaysTheSameRun) {
@@ -71,6 +75,14 @@ TEST(RsmSim, CheckerCatchesBackupsAcknowledgingBeforeDurable) {
   o.crash_per_tick = 0.02;
   std::optional<std::string> v = run_rsm_seeds(o, 0, 200);
   ASSERT_TRUE(v) << "acknowledging before durable went unnoticed for 200 seeds";
+  std::cout << "found as expected: " << *v << "\n";
+}
+
+TEST(RsmSim, CheckerCatchesAPrimaryServingReadsWithoutAConfirmationRound) {
+  RsmSimOptions o = nodes(3);
+  o.bug = RsmBug::kReadsWithoutConfirmation;
+  std::optional<std::string> v = run_rsm_seeds(o, 0, 200);
+  ASSERT_TRUE(v) << "reads served by a possibly deposed primary went unnoticed for 200 seeds";
   std::cout << "found as expected: " << *v << "\n";
 }
 

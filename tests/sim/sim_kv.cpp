@@ -53,6 +53,13 @@ std::string SimKv::apply(std::string_view op, OpPosition) {
   return "bad op";
 }
 
+std::string SimKv::query(std::string_view op) const {
+  std::vector<std::string> f = fields(op);
+  if (f[0] != "G" || f.size() != 2) return "bad op";
+  auto it = data_.find(f[1]);
+  return it == data_.end() ? "no" : "ok|" + it->second;
+}
+
 void SimKv::write_snapshot(std::ostream& out) const {
   out << data_.size() << "\n";
   for (const auto& [k, v] : data_) out << k << "\n" << v << "\n";

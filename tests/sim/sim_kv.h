@@ -21,6 +21,8 @@ void decode_kv_reply(const std::string& reply, KvOp& op);
 class SimKv : public StateMachine {
  public:
   std::string apply(std::string_view op, OpPosition at) override;
+  // Only "G|key"; anything else is refused as not read-only.
+  std::string query(std::string_view op) const override;
   void write_snapshot(std::ostream& out) const override;
   bool restore_snapshot(std::istream& in) override;
   const std::map<std::string, std::string>& data() const { return data_; }

@@ -29,6 +29,7 @@ class RecordingMachine : public StateMachine {
     calls.push_back(Call{std::string(op), at});
     return "reply#" + std::to_string(calls.size()) + ":" + std::string(op);
   }
+  std::string query(std::string_view op) const override { return "query:" + std::string(op); }
   void write_snapshot(std::ostream&) const override {}
   bool restore_snapshot(std::istream&) override { return true; }
 
