@@ -90,7 +90,13 @@ void Node::reset_suspicion() {
 }
 
 void Node::update_freeze() {
-  const bool frozen = recovering_ || !paxos_.promised_for(view().vid + 1).is_zero();
+  // A proposer of the next view freezes when it proposes, not when its own
+  // Prepare reaches it: that waits for its round to be durable, and entries
+  // it acknowledged meanwhile would be missing from the position its own
+  // promise reports.
+  const ViewId next = view().vid + 1;
+  const bool proposing_next = paxos_.proposal() != nullptr && paxos_.proposal()->instance() == next;
+  const bool frozen = recovering_ || proposing_next || !paxos_.promised_for(next).is_zero();
   if (frozen && !replica_.frozen()) frozen_since_ = now_ticks_;
   replica_.set_frozen(frozen);
 }
@@ -247,7 +253,12 @@ void Node::on_durable(std::uint64_t write_id) {
   while (!in_flight_.empty() && in_flight_.front().combined <= write_id) {
     const BatchParts parts = in_flight_.front();
     in_flight_.pop_front();
-    if (parts.paxos != 0) paxos_.on_durable(parts.paxos);
+    if (parts.paxos != 0) {
+      // Our own Prepare may be handled now: its promise reports the log as it is.
+      paxos_.set_log_position(replica_.last());
+      paxos_.on_durable(parts.paxos);
+      update_freeze();
+    }
     if (parts.replica != 0) replica_.on_durable(parts.replica);
   }
 }

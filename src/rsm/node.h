@@ -97,6 +97,10 @@ class Node {
   void submit_read(ReadRequest read);
   void on_durable(std::uint64_t write_id);
 
+  // Proposes the next view now, as if the primary had timed out: for a
+  // failure detector outside the core, and for tests of false suspicion.
+  void suspect_primary() { start_view_change(); }
+
   bool has_ready() const;
   NodeReady take_ready();
 

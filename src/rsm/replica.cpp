@@ -164,12 +164,14 @@ void Replica::on_append(const NodeId& from, const Append& a) {
   // Our log matches the primary's through prev. Walk the entries alongside
   // ours: an equal viewstamp is the same entry (log matching); the first
   // difference means our suffix from there is not in the primary's log.
-  std::size_t i = *index;
   Viewstamp end = a.prev;
+  for (const LogEntry& e : a.entries) {
+    if (!follows(end, e.vs)) return;  // not what a primary sends: ignore it all, before changing anything
+    end = e.vs;
+  }
+  std::size_t i = *index;
   std::vector<LogEntry> fresh;
   for (const LogEntry& e : a.entries) {
-    if (!follows(end, e.vs)) return;  // not what a primary sends: ignore it all
-    end = e.vs;
     if (fresh.empty() && i < log_.size() && log_[i].vs == e.vs) {
       ++i;
       continue;

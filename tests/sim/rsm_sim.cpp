@@ -396,6 +396,14 @@ void RsmSim::inject_faults() {
     const NodeId& n = ids_[rng_.below(ids_.size())];
     set_side(n, 1 - replicas_[n].side);
   }
+  if (rng_.chance(options_.false_suspicion_per_tick)) {
+    const NodeId& n = ids_[rng_.below(ids_.size())];
+    if (is_up(n)) {
+      log(n + " suspects its primary falsely");
+      replicas_[n].core->suspect_primary();
+      drive(n);
+    }
+  }
 }
 
 void RsmSim::step_time() {

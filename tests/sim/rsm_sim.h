@@ -76,6 +76,7 @@ struct RsmSimOptions {
   std::uint32_t down_ticks_min = 10;
   std::uint32_t down_ticks_max = 150;
   double partition_change_per_tick = 0.004; // a node is cut off, or healed
+  double false_suspicion_per_tick = 0.002;  // a live member proposes a view change anyway
   bool faults = true;                       // all random faults, for scripted scenarios
   bool clients_start_ops = true;
   RsmBug bug = RsmBug::kNone;

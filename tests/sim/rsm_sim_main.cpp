@@ -1,6 +1,7 @@
 // synod-sim-rsm: soak and replay for the replicated state machine simulator.
 //   synod-sim-rsm --seeds 10000 [--first 0] [--nodes 3|5]
 //   synod-sim-rsm --seed 1234 --log          one seed with its event log
+//   --slow-disk                               fsyncs take 5-30 ticks (wider windows)
 //   --bug ack-before-durable|ignore-log-positions|reads-without-confirmation
 //                                             a deliberately broken variant
 
@@ -23,11 +24,12 @@ int main(int argc, char** argv) {
     else if (a == "--seed" && has_value) { first = std::strtoull(argv[++i], nullptr, 10); seeds = 1; single = true; }
     else if (a == "--nodes" && has_value) o.nodes = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--log") log = true;
+    else if (a == "--slow-disk") { o.disk_ticks_min = 5; o.disk_ticks_max = 30; }
     else if (a == "--bug" && has_value && std::string(argv[i + 1]) == "ack-before-durable") { o.bug = RsmBug::kAckBeforeDurable; ++i; }
     else if (a == "--bug" && has_value && std::string(argv[i + 1]) == "ignore-log-positions") { o.bug = RsmBug::kIgnoreLogPositions; ++i; }
     else if (a == "--bug" && has_value && std::string(argv[i + 1]) == "reads-without-confirmation") { o.bug = RsmBug::kReadsWithoutConfirmation; ++i; }
     else {
-      std::cerr << "usage: synod-sim-rsm [--seeds N] [--first S] [--seed S --log] [--nodes K] [--bug ack-before-durable|ignore-log-positions|reads-without-confirmation]\n";
+      std::cerr << "usage: synod-sim-rsm [--seeds N] [--first S] [--seed S --log] [--nodes K] [--slow-disk] [--bug ack-before-durable|ignore-log-positions|reads-without-confirmation]\n";
       return a == "--help" ? 0 : 2;
     }
   }

@@ -22,10 +22,19 @@ void sweep(const RsmSimOptions& o, std::uint64_t first, std::uint64_t count) {
   EXPECT_FALSE(failure) << *failure;
 }
 
-// CI runs 600 seeds with every fault on; `synod-sim-rsm --seeds N` runs more.
+// CI runs 700 seeds with every fault on (100 with slow disks); `synod-sim-rsm
+// --seeds N [--nodes 5] [--slow-disk]` runs more.
 TEST(RsmSim, ThreeNodes_SafeLinearizableLive_Seeds0To199) { sweep(nodes(3), 0, 200); }
 TEST(RsmSim, ThreeNodes_SafeLinearizableLive_Seeds200To399) { sweep(nodes(3), 200, 200); }
 TEST(RsmSim, FiveNodes_SafeLinearizableLive_Seeds0To199) { sweep(nodes(5), 0, 200); }
+
+// Slow fsyncs widen every window between a write and what waits for it.
+TEST(RsmSim, ThreeNodesSlowDisk_SafeLinearizableLive_Seeds0To99) {
+  RsmSimOptions o = nodes(3);
+  o.disk_ticks_min = 5;
+  o.disk_ticks_max = 30;
+  sweep(o, 0, 100);
+}
 
 // Pins down that the sweeps are not vacuous: ops complete, entries commit,
 // backups crash, and the linearizability check decides.
