@@ -32,25 +32,27 @@ ViewId vid_of(const Body& body) {
   return std::visit([](const auto& b) { return b.vid; }, body);
 }
 
-// The rank of a promiser in a failover choice: higher wins.
+// The rank of a promiser in the choice of a new primary: higher wins.
 struct Rank {
   Viewstamp last;
-  bool old_primary;
+  bool wanted_primary;
   bool proposer;
   auto operator<=>(const Rank&) const = default;
 };
 
 }  // namespace
 
-View choose_failover_view(const View& wanted, const NodeId& old_primary, const NodeId& proposer,
-                          const std::map<NodeId, Viewstamp>& log_positions) {
+std::string to_string(const MembershipChange& change) {
+  return std::string(change.kind == MembershipChange::Kind::kAdd ? "adding " : "removing ") + change.node;
+}
+
+View choose_view(const View& wanted, const NodeId& proposer, const std::map<NodeId, Viewstamp>& log_positions) {
   std::optional<NodeId> best;
   Rank best_rank{};
   // The map iterates ids in ascending order and only a strictly higher rank
   // replaces the best, so equal ranks go to the smallest id.
   for (const auto& [id, last] : log_positions) {
-    if (!wanted.contains(id)) continue;
-    Rank r{last, id == old_primary, id == proposer};
+    Rank r{last, id == wanted.primary, id == proposer};
     if (!best || r > best_rank) {
       best = id;
       best_rank = r;
@@ -102,23 +104,114 @@ void Node::update_freeze() {
 }
 
 void Node::start_view_change() {
-  // Wanted: the same membership under this node; the chooser overrides the
-  // primary from the promises, and an accepted value overrides both.
+  // Wanted: the same view, one id later; the chooser moves the primary to
+  // whoever holds the highest viewstamp, and an accepted value overrides both.
   const View& current = view();
-  std::vector<NodeId> backups;
-  for (const NodeId& m : current.members()) {
-    if (m != self()) backups.push_back(m);
-  }
-  Result<View> wanted = View::make(current.vid + 1, self(), std::move(backups));
-  if (!wanted.ok() || !current.contains(self())) return;
+  if (!current.contains(self())) return;
+  View wanted = current;
+  wanted.vid = current.vid + 1;
+  propose_view(std::move(wanted));
+}
+
+void Node::propose_view(View wanted, std::map<NodeId, Viewstamp> known) {
   paxos_.set_log_position(replica_.last());
+  const ViewId vid = wanted.vid;
   // Fails harmlessly when already proposing or when the instance is decided
   // (the decision is then on its way to us through Ready::learned).
-  (void)paxos_.propose(current.vid + 1, std::move(wanted).value(),
-                       [old = current.primary, me = self()](const View& w, const std::map<NodeId, Viewstamp>& p) {
-                         return choose_failover_view(w, old, me, p);
+  (void)paxos_.propose(vid, std::move(wanted),
+                       [me = self(), known = std::move(known)](const View& w, std::map<NodeId, Viewstamp> p) {
+                         for (const auto& [id, last] : known) p.emplace(id, last);
+                         return choose_view(w, me, p);
                        });
   update_freeze();
+}
+
+Status Node::check_can_change_membership() const {
+  const View& v = view();
+  if (!is_primary()) {
+    return Error{"not the primary of view " + std::to_string(v.vid) + ": send it to " + v.primary};
+  }
+  if (frozen()) return Error{"busy: a view change is in progress; retry"};
+  if (pending_change_) return Error{"busy: " + to_string(*pending_change_) + " is in progress; retry"};
+  if (replica_.commit().vid != v.vid) {
+    return Error{"busy: view " + std::to_string(v.vid) + " has not finished starting; retry"};
+  }
+  return Status::Ok();
+}
+
+Status Node::request_add(const NodeId& id) {
+  if (Status s = check_can_change_membership(); !s) return s;
+  if (Status s = validate_node_id(id); !s) return s;
+  if (view().contains(id)) return Error{id + " is already a member of view " + to_string(view())};
+  pending_change_ = MembershipChange{MembershipChange::Kind::kAdd, id, false};
+  replica_.add_learner(id);
+  return Status::Ok();
+}
+
+Status Node::cancel_add(const NodeId& id) {
+  if (!pending_change_ || pending_change_->kind != MembershipChange::Kind::kAdd || pending_change_->node != id) {
+    return Error{"no add of " + id + " is pending"};
+  }
+  if (pending_change_->proposed) {
+    return Error{"too late to cancel: the view adding " + id + " is being decided"};
+  }
+  replica_.remove_learner(id);
+  pending_change_.reset();
+  return Status::Ok();
+}
+
+Status Node::request_remove(const NodeId& id) {
+  if (Status s = check_can_change_membership(); !s) return s;
+  if (!view().contains(id)) return Error{id + " is not a member of view " + to_string(view())};
+  if (view().size() == 1) return Error{"cannot remove " + id + ": it is the only member"};
+  pending_change_ = MembershipChange{MembershipChange::Kind::kRemove, id, false};
+  if (id == self()) {
+    // Hand the role to the backup that is furthest along, once it holds
+    // everything we have: stop ordering so that it can get there.
+    std::optional<std::size_t> best_lag;
+    for (const NodeId& b : view().backups) {
+      std::optional<std::size_t> lag = replica_.follower_lag_entries(b);
+      if (lag && (!best_lag || *lag < *best_lag)) {
+        best_lag = lag;
+        handover_to_ = b;
+      }
+    }
+    replica_.set_ordering_paused(true);
+  }
+  advance_membership_change();
+  return Status::Ok();
+}
+
+void Node::advance_membership_change() {
+  if (!pending_change_ || pending_change_->proposed || !is_primary() || frozen() || paxos_.proposing()) return;
+  const View& v = view();
+  const NodeId& id = pending_change_->node;
+  std::vector<NodeId> members = v.members();
+  NodeId primary = v.primary;
+  std::map<NodeId, Viewstamp> known;
+  if (pending_change_->kind == MembershipChange::Kind::kAdd) {
+    std::optional<std::size_t> lag = replica_.follower_lag_entries(id);
+    if (!lag || *lag > config_.learner_lag_entries_max) return;
+    members.push_back(id);
+  } else {
+    if (id == self()) {
+      // The successor must hold our whole log before the view names it.
+      if (replica_.follower_lag_entries(handover_to_) != std::optional<std::size_t>{0}) return;
+      primary = handover_to_;
+      // It acknowledged our whole log as durable, and we order nothing more:
+      // it holds every committed op even if its promise comes too late.
+      known[handover_to_] = replica_.last();
+    }
+    std::erase(members, id);
+  }
+  std::erase(members, primary);
+  Result<View> wanted = View::make(v.vid + 1, primary, std::move(members));
+  if (!wanted.ok()) {
+    pending_change_.reset();
+    return;
+  }
+  pending_change_->proposed = true;
+  propose_view(std::move(wanted).value(), std::move(known));
 }
 
 void Node::tick() {
@@ -136,6 +229,7 @@ void Node::tick() {
     reset_suspicion();
     start_view_change();
   }
+  advance_membership_change();
 }
 
 bool Node::stale_or_newer(const Message& m) {
@@ -181,6 +275,10 @@ void Node::enter_view(const View& next) {
   assert(next.vid == view().vid + 1);
   replica_.enter_view(next);
   recovering_ = false;
+  // A change in progress ends with any new view: it is in it, or it was
+  // overtaken (a failover) and the admin retries.
+  pending_change_.reset();
+  handover_to_.clear();
   reset_suspicion();
   update_freeze();
   staged_.views_entered.push_back(next);

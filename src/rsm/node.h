@@ -35,6 +35,19 @@
 // - Restart: a primary that restarts (Recovered::restarted) never orders in
 //   its old view again, since a crash may have lost viewstamps it had handed
 //   out; it starts the view change at once.
+// - Membership (one change at a time, only by a primary whose view has
+//   started, i.e. committed its no-op, so that every change begins from a
+//   view a majority has synced to):
+//   - add: the node first follows the log as a learner; once it is within
+//     learner_lag_entries_max of the primary's log, the primary proposes the
+//     view that includes it. A learner that never catches up never enters,
+//     and the add can be cancelled until the proposal starts.
+//   - remove a backup: the primary proposes the view without it.
+//   - remove the primary: it stops ordering, waits until its most up-to-date
+//     backup holds its whole log, and proposes the view without itself with
+//     that backup as primary.
+//   The chooser keeps all of this safe: whatever was wanted, the promiser
+//   with the highest last viewstamp becomes primary (see choose_view).
 // - Stale senders: a message of an older view is answered with the current
 //   view as a Paxos Decided, which the sender learns from; a message of a
 //   newer view makes this node catch up on decisions.
@@ -58,6 +71,7 @@ struct NodeConfig {
   std::uint32_t primary_timeout_jitter_ticks = 20;
   std::uint32_t view_change_timeout_ticks = 100;  // a frozen node's patience before taking over
   std::uint32_t catch_up_interval_ticks = 5;  // at most one catch-up request per interval
+  std::size_t learner_lag_entries_max = 64;   // a learner this close to the log is proposed as member
   paxos::Config paxos;                        // tuning only: self, initial_view, seed are set here
 };
 
@@ -86,6 +100,17 @@ struct NodeReady {
   std::vector<View> views_entered;            // in order, for the host's information
 };
 
+// A membership change in progress at the primary.
+struct MembershipChange {
+  enum class Kind { kAdd, kRemove };
+  Kind kind = Kind::kAdd;
+  NodeId node;
+  bool proposed = false;                      // the view carrying it is being decided
+  auto operator<=>(const MembershipChange&) const = default;
+};
+
+std::string to_string(const MembershipChange& change);
+
 class Node {
  public:
   Node(NodeConfig config, Recovered recovered);
@@ -96,6 +121,14 @@ class Node {
   void submit(ClientRequest request);
   void submit_read(ReadRequest read);
   void on_durable(std::uint64_t write_id);
+
+  // Admin requests, at the primary. Errors say why and what to do: "not the
+  // primary" (names it), "busy, retry" (a change or a view change is in
+  // progress, or the view has not started), or a request that makes no sense.
+  Status request_add(const NodeId& id);
+  Status cancel_add(const NodeId& id);
+  Status request_remove(const NodeId& id);
+  const std::optional<MembershipChange>& pending_change() const { return pending_change_; }
 
   // Proposes the next view now, as if the primary had timed out: for a
   // failure detector outside the core, and for tests of false suspicion.
@@ -125,6 +158,12 @@ class Node {
   void enter_view(const View& next);
   void update_freeze();
   void start_view_change();
+  // `known`: log positions this node knows for sure besides the promises
+  // (a successor that acknowledged our whole log), used when its promise is
+  // not among the first majority.
+  void propose_view(View wanted, std::map<NodeId, Viewstamp> known = {});
+  Status check_can_change_membership() const;
+  void advance_membership_change();
   void reset_suspicion();
   bool stale_or_newer(const Message& message);
 
@@ -137,6 +176,8 @@ class Node {
   std::uint64_t suspect_at_ = 0;              // backup: propose v+1 at this tick
   std::uint64_t frozen_since_ = 0;
   std::uint64_t next_catch_up_at_ = 0;
+  std::optional<MembershipChange> pending_change_;
+  NodeId handover_to_;                        // when removing ourselves as primary
 
   NodeReady staged_;
   BatchParts open_batch_;                     // the parts of the batch being staged
@@ -144,10 +185,13 @@ class Node {
   DurabilityGate<paxos::Message> promise_gate_;
 };
 
-// The chooser of a failover: same membership as `wanted`, primary = the
-// promiser with the highest last viewstamp; ties go to `old_primary`, then to
-// `proposer`, then to the smallest id.
-View choose_failover_view(const View& wanted, const NodeId& old_primary, const NodeId& proposer,
-                          const std::map<NodeId, Viewstamp>& log_positions);
+// What a proposer free to choose (no promise carried an accepted value)
+// proposes: wanted's membership, with the promiser holding the highest last
+// viewstamp as primary, since it holds every committed op. Ties go to
+// wanted.primary, then to `proposer`, then to the smallest id. If that
+// promiser is one `wanted` leaves out (a member being removed), it stays a
+// member and primary: the change waits for another attempt rather than lose
+// an op.
+View choose_view(const View& wanted, const NodeId& proposer, const std::map<NodeId, Viewstamp>& log_positions);
 
 }  // namespace synod::rsm

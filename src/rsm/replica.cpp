@@ -101,7 +101,7 @@ void Replica::on_read_confirm(const NodeId& from, const ReadConfirm& c) {
 void Replica::on_read_confirm_ack(const NodeId& from, const ReadConfirmAck& c) {
   if (c.vid != view_.vid || !is_primary() || frozen_ || !read_round_open_ || c.round != read_round_) return;
   if (from != config_.self) {
-    if (followers_.count(from) == 0) return;
+    if (!view_.contains(from)) return;  // a learner's word counts for nothing
     read_round_confirmed_.insert(from);
   }
   // The primary counts itself: it is not frozen either.
@@ -196,6 +196,7 @@ void Replica::on_ack(const NodeId& from, const AppendAck& a) {
   auto it = followers_.find(from);
   if (it == followers_.end()) return;
   Follower& f = it->second;
+  f.heard = true;
   if (a.durable > f.match) {
     f.match = std::min(a.durable, last());
     f.last_progress_tick = now_ticks_;
@@ -212,6 +213,7 @@ void Replica::on_gap(const NodeId& from, const AppendGap& g) {
   if (g.vid != view_.vid || !is_primary()) return;
   auto it = followers_.find(from);
   if (it == followers_.end()) return;
+  it->second.heard = true;
   // Resend from the newest entry we hold at or before the backup's g.last.
   auto at_or_before = after(g.last);
   it->second.sent = at_or_before == log_.begin() ? Viewstamp{} : std::prev(at_or_before)->vs;
@@ -239,7 +241,7 @@ std::size_t Replica::uncommitted_entries() const {
 }
 
 bool Replica::can_order() const {
-  return is_primary() && !frozen_ && !pending_.empty() && uncommitted_entries() < config_.inflight_entries_max;
+  return is_primary() && !frozen_ && !ordering_paused_ && !pending_.empty() && uncommitted_entries() < config_.inflight_entries_max;
 }
 
 void Replica::order_pending() {
@@ -289,10 +291,28 @@ void Replica::truncate_log(std::size_t index) {
   batch_last_.emplace_back(gate_.current_tag(), keep_through);
 }
 
+void Replica::add_learner(const NodeId& id) {
+  if (!is_primary() || view_.contains(id) || followers_.count(id) != 0) return;
+  // A learner usually starts empty: send from the start of our log.
+  followers_[id] = Follower{Viewstamp{}, Viewstamp{}, now_ticks_};
+  send_entries(id);
+}
+
+void Replica::remove_learner(const NodeId& id) {
+  if (!view_.contains(id)) followers_.erase(id);
+}
+
+std::optional<std::size_t> Replica::follower_lag_entries(const NodeId& id) const {
+  auto it = followers_.find(id);
+  if (it == followers_.end() || !it->second.heard) return std::nullopt;
+  return static_cast<std::size_t>(std::distance(after(it->second.match), log_.cend()));
+}
+
 void Replica::enter_view(View next) {
   assert(next.vid > view_.vid && next.validate().ok());
   view_ = std::move(next);
   frozen_ = false;
+  ordering_paused_ = false;
   matched_ = Viewstamp{};
   followers_.clear();
   // A confirmation round of the old view proves nothing about the new one:
@@ -339,7 +359,7 @@ void Replica::advance_commit() {
   // The highest viewstamp held durably by a majority: sort the members'
   // durable points and take the majority-th from the top.
   std::vector<Viewstamp> points{durable_};
-  for (const auto& [_, f] : followers_) points.push_back(f.match);
+  for (const NodeId& b : view_.backups) points.push_back(followers_.at(b).match);
   std::sort(points.begin(), points.end(), std::greater<>());
   Viewstamp candidate = points[view_.majority() - 1];
   // Entries of earlier views commit only by being below one of this view.

@@ -103,6 +103,16 @@ class Replica {
   void set_frozen(bool frozen) { frozen_ = frozen; }
   bool frozen() const { return frozen_; }
 
+  // Membership (primary only). A learner follows the log like a backup but
+  // counts for nothing: not for commit, not for read confirmations.
+  void add_learner(const NodeId& id);
+  void remove_learner(const NodeId& id);
+  // How many entries of our log the follower (backup or learner) has not
+  // acknowledged yet; nullopt if it is not a follower or never answered.
+  std::optional<std::size_t> follower_lag_entries(const NodeId& id) const;
+  // Ordering stops (requests wait) while the primary hands its role over.
+  void set_ordering_paused(bool paused) { ordering_paused_ = paused; }
+
   bool has_ready() const;
   Ready take_ready();
 
@@ -122,9 +132,10 @@ class Replica {
 
  private:
   struct Follower {
-    Viewstamp match;                  // durable on the backup, as it acknowledged
+    Viewstamp match;                  // durable on the follower, as it acknowledged
     Viewstamp sent;                   // sent up to here; rewound to match on silence
     std::uint64_t last_progress_tick = 0;
+    bool heard = false;               // it has answered at least once (a learner that never shows up has not)
   };
 
   void on_append(const NodeId& from, const Append& a);
@@ -166,6 +177,7 @@ class Replica {
   Viewstamp durable_;                          // our own log is durable up to here
   Viewstamp matched_;                          // backup: matches the primary's log up to here
   bool frozen_ = false;
+  bool ordering_paused_ = false;
   std::uint64_t committed_entries_truncated_ = 0;
   Viewstamp commit_;
   Viewstamp handed_out_;                       // committed entries given to Ready::committed
@@ -174,7 +186,7 @@ class Replica {
   // Primary only.
   std::deque<ClientRequest> pending_;
   std::set<std::pair<std::uint64_t, std::uint64_t>> ordering_;   // requests pending or uncommitted
-  std::map<NodeId, Follower> followers_;
+  std::map<NodeId, Follower> followers_;        // the view's backups, and learners
 
   std::optional<Viewstamp> truncate_after_;
   std::vector<LogEntry> appends_;

@@ -25,7 +25,9 @@ std::uint64_t number_of(const std::variant<rsm::ClientRequest, rsm::ReadRequest>
 RsmSim::RsmSim(RsmSimOptions options) : options_(std::move(options)), rng_(options_.seed) {
   assert(options_.nodes >= 1 && options_.clients >= 1 && options_.keys >= 1);
   for (std::size_t i = 1; i <= options_.nodes; ++i) ids_.push_back("n" + std::to_string(i));
-  initial_view_ = View::make(1, ids_[0], std::vector<NodeId>(ids_.begin() + 1, ids_.end())).value();
+  const std::size_t members = options_.initial_members == 0 ? ids_.size() : options_.initial_members;
+  assert(members <= ids_.size());
+  initial_view_ = View::make(1, ids_[0], std::vector<NodeId>(ids_.begin() + 1, ids_.begin() + members)).value();
   views_[1] = initial_view_;
   clients_reach_every_side_ = options_.clients_reach_every_side.value_or(rng_.chance(0.5));
   for (const NodeId& id : ids_) start_replica(id);
@@ -114,6 +116,17 @@ void RsmSim::drive(const NodeId& id) {
       if (client == 0) continue;  // a read the simulator injected itself
       client_net_.send(ClientPacket{client, id, false, {}, n}, now_, rng_, options_.network, options_.faults);
     }
+    if (ready.truncate_after) {
+      // A node may drop only entries that never committed anywhere: every
+      // committed entry is in every later primary's log.
+      for (const rsm::LogEntry& e : r.durable_log) {
+        auto c = committed_.find(e.vs);
+        if (e.vs > *ready.truncate_after && c != committed_.end() && c->second == e) {
+          return fail(id + " truncates its log after " + to_string(*ready.truncate_after) + ", dropping " +
+                      to_string(e.vs) + ", which committed");
+        }
+      }
+    }
     if (ready.write_id != 0) {
       if (options_.bug == RsmBug::kAckBeforeDurable) r.core->on_durable(ready.write_id);
       DiskBatch b{std::move(ready.paxos_writes), ready.truncate_after, std::move(ready.appends)};
@@ -147,6 +160,14 @@ void RsmSim::on_view_entered(const NodeId& id, const View& v) {
   auto [it, first] = views_.emplace(v.vid, v);
   if (!first && it->second != v) {
     return fail(id + " entered " + to_string(v) + " but another node entered " + to_string(it->second));
+  }
+  if (first && views_.count(v.vid - 1) != 0) {
+    const View& before = views_.at(v.vid - 1);
+    for (const NodeId& m : v.members()) result_.members_added += before.contains(m) ? 0 : 1;
+    for (const NodeId& m : before.members()) result_.members_removed += v.contains(m) ? 0 : 1;
+    if (v.size() + 1 < before.size() || v.size() > before.size() + 1) {
+      fail("view " + to_string(v) + " changes more than one member of " + to_string(before));
+    }
   }
   result_.views_decided = std::max<std::uint64_t>(result_.views_decided, v.vid - 1);
   log(id + " enters view " + to_string(v));
@@ -185,9 +206,19 @@ void RsmSim::on_committed(const NodeId& id, const rsm::LogEntry& e) {
                                   [](const rsm::LogEntry& x, const Viewstamp& v) { return x.vs < v; });
       holders += pos != log.end() && *pos == e ? 1 : 0;
     }
-    if (holders < ids_.size() / 2 + 1) {
-      return fail("entry " + to_string(e.vs) + " committed while durable on only " + std::to_string(holders) +
-                  " nodes");
+    // The first node to hand an entry out is in the view that committed it.
+    const View& v = r.core->view();
+    std::size_t member_holders = 0;
+    for (const NodeId& m : v.members()) {
+      const auto& log = replicas_.at(m).durable_log;
+      auto pos = std::lower_bound(log.begin(), log.end(), e.vs,
+                                  [](const rsm::LogEntry& x, const Viewstamp& vs) { return x.vs < vs; });
+      member_holders += pos != log.end() && *pos == e ? 1 : 0;
+    }
+    if (member_holders < v.majority()) {
+      return fail("entry " + to_string(e.vs) + " committed while durable on only " +
+                  std::to_string(member_holders) + " members of " + to_string(v) + " (" +
+                  std::to_string(holders) + " nodes in all)");
     }
     ++result_.entries_committed;
   }
@@ -396,6 +427,7 @@ void RsmSim::inject_faults() {
     const NodeId& n = ids_[rng_.below(ids_.size())];
     set_side(n, 1 - replicas_[n].side);
   }
+  if (rng_.chance(options_.membership_change_per_tick)) change_membership_at_random();
   if (rng_.chance(options_.false_suspicion_per_tick)) {
     const NodeId& n = ids_[rng_.below(ids_.size())];
     if (is_up(n)) {
@@ -403,6 +435,54 @@ void RsmSim::inject_faults() {
       replicas_[n].core->suspect_primary();
       drive(n);
     }
+  }
+}
+
+Status RsmSim::request_add(const NodeId& at, const NodeId& id) {
+  if (!is_up(at)) return Error{at + " is down"};
+  Status s = replicas_.at(at).core->request_add(id);
+  log("admin at " + at + ": add " + id + " -> " + (s ? "ok" : s.error().message));
+  if (s) add_requested_at_ = now_;
+  drive(at);
+  return s;
+}
+
+Status RsmSim::request_remove(const NodeId& at, const NodeId& id) {
+  if (!is_up(at)) return Error{at + " is down"};
+  Status s = replicas_.at(at).core->request_remove(id);
+  log("admin at " + at + ": remove " + id + " -> " + (s ? "ok" : s.error().message));
+  drive(at);
+  return s;
+}
+
+Status RsmSim::cancel_add(const NodeId& at, const NodeId& id) {
+  if (!is_up(at)) return Error{at + " is down"};
+  Status s = replicas_.at(at).core->cancel_add(id);
+  log("admin at " + at + ": cancel add " + id + " -> " + (s ? "ok" : s.error().message));
+  drive(at);
+  return s;
+}
+
+void RsmSim::change_membership_at_random() {
+  std::optional<NodeId> p = current_primary();
+  if (!p) return;
+  const rsm::Node& primary = *replicas_.at(*p).core;
+  if (const auto& change = primary.pending_change()) {
+    if (change->kind == rsm::MembershipChange::Kind::kAdd && now_ - add_requested_at_ > options_.add_patience_ticks) {
+      (void)cancel_add(*p, change->node);
+    }
+    return;
+  }
+  const View& v = primary.view();
+  std::vector<NodeId> outside;
+  for (const NodeId& id : ids_) {
+    if (!v.contains(id)) outside.push_back(id);
+  }
+  if (!outside.empty() && (v.size() <= options_.min_members || rng_.chance(0.7))) {
+    (void)request_add(*p, outside[rng_.below(outside.size())]);
+  } else if (v.size() > options_.min_members) {
+    std::vector<NodeId> members = v.members();
+    (void)request_remove(*p, members[rng_.below(members.size())]);
   }
 }
 
@@ -454,7 +534,9 @@ bool RsmSim::converged() const {
   if (!p) return false;
   const rsm::Node& primary = *replicas_.at(*p).core;
   if (primary.frozen() || !primary.is_primary()) return false;
-  for (const auto& [id, r] : replicas_) {
+  // Members only: a removed node may stay behind.
+  for (const NodeId& m : primary.view().members()) {
+    const SimReplica& r = replicas_.at(m);
     if (!r.core || r.core->view() != primary.view()) return false;
     if (r.handed_out != primary.replica().last() || r.core->replica().last() != primary.replica().last()) return false;
   }

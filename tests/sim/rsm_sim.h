@@ -56,6 +56,7 @@ enum class RsmBug {
 struct RsmSimOptions {
   std::uint64_t seed = 1;
   std::size_t nodes = 3;
+  std::size_t initial_members = 0;          // view 1 holds the first this many nodes (0: all)
   std::size_t clients = 4;
   std::size_t keys = 3;
   std::uint64_t fault_ticks = 2000;
@@ -77,6 +78,11 @@ struct RsmSimOptions {
   std::uint32_t down_ticks_max = 150;
   double partition_change_per_tick = 0.004; // a node is cut off, or healed
   double false_suspicion_per_tick = 0.002;  // a live member proposes a view change anyway
+  // The admin adds a node that is not a member, or removes one (the primary
+  // too), at the current primary; an add pending too long is cancelled.
+  double membership_change_per_tick = 0.005;
+  std::size_t min_members = 2;              // removals stop at this size
+  std::uint64_t add_patience_ticks = 400;
   bool faults = true;                       // all random faults, for scripted scenarios
   bool clients_start_ops = true;
   RsmBug bug = RsmBug::kNone;
@@ -89,6 +95,8 @@ struct RsmSimResult {
   std::uint64_t entries_committed = 0;
   std::uint64_t crashes = 0;
   std::uint64_t views_decided = 0;           // highest view any node entered, minus one
+  std::uint64_t members_added = 0;
+  std::uint64_t members_removed = 0;
   std::uint64_t reads_served = 0;            // linearizable reads answered
   std::uint64_t stale_reads_checked = 0;
   bool linearizability_inconclusive = false;
@@ -118,6 +126,10 @@ class RsmSim {
   // Every client done, every node up, in one view with one primary that is
   // not frozen, and every node has applied the primary's whole log.
   bool converged() const;
+  // Admin requests, sent straight to a node's core (the runtime's admin RPC).
+  Status request_add(const NodeId& at, const NodeId& id);
+  Status request_remove(const NodeId& at, const NodeId& id);
+  Status cancel_add(const NodeId& at, const NodeId& id);
   // Checks the client history; records a violation if it is not linearizable.
   void check_history();
 
@@ -148,6 +160,10 @@ class RsmSim {
   // The primary of the highest view any live node is in, if that node is up.
   std::optional<NodeId> current_primary() const;
   const std::map<Viewstamp, rsm::LogEntry>& committed() const { return committed_; }
+  // Every view some node entered, by id: the one durable view history.
+  const std::map<ViewId, View>& views() const { return views_; }
+  // The state machine's data on a node (up).
+  const std::map<std::string, std::string>& kv_data(const NodeId& id) const { return replicas_.at(id).machine->data(); }
   // Linearizable reads each node has served so far.
   std::uint64_t reads_served_by(const NodeId& id) const { return replicas_.at(id).reads_served; }
   // Hands a linearizable read of `key` straight to a node, as if from a
@@ -213,6 +229,7 @@ class RsmSim {
   void clients_act();
   void send_request(SimClient& c);
   void inject_faults();
+  void change_membership_at_random();
   void fail(const std::string& why);
   void log(const std::string& line);
 
@@ -231,6 +248,7 @@ class RsmSim {
   std::uint64_t now_ = 0;
   bool clients_reach_every_side_ = false;
   std::uint64_t next_stale_read_no_ = 1;
+  std::uint64_t add_requested_at_ = 0;
 
   ReadyHook ready_hook_;
   DropFilter drop_filter_;
