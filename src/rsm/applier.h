@@ -1,6 +1,6 @@
 #pragma once
 // Applies committed log entries to the application's state machine exactly
-// once per client request, and remembers each client's last reply so that a
+// once per client request (and synod's own entries: no-ops, session expiry), and remembers each client's last reply so that a
 // retry (after a timeout or a failover) gets the first answer instead of a
 // second application. The session table is replicated state: every replica
 // builds the same one from the same entries.
@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "common/bytes.h"
 #include "rsm/messages.h"
@@ -25,8 +26,11 @@ struct Applied {
   // True for a request older than the client's last one: its reply is gone
   // and `reply` is empty. A correct client never waits for one.
   bool stale = false;
-  // The entry was a no-op (a new view's first entry): no client, no reply.
+  // The entry was synod's own (a no-op or a session expiry): no client, no reply.
   bool noop = false;
+  // The client's session had expired: nothing was applied, and the client
+  // must learn that its earlier requests' outcomes are unknown.
+  bool expired = false;
 };
 
 class Applier {
@@ -39,15 +43,24 @@ class Applier {
   // The recorded reply when this request was already applied.
   std::optional<Bytes> reply_for(std::uint64_t client_id, std::uint64_t request_no) const;
   Viewstamp applied_through() const { return applied_; }
+  bool has_session(std::uint64_t client_id) const { return sessions_.count(client_id) != 0; }
+  bool session_expired(std::uint64_t client_id) const { return expired_.count(client_id) != 0; }
 
  private:
   struct Session {
     std::uint64_t last_request_no = 0;
     Bytes last_reply;
+    Viewstamp last_active;           // the viewstamp of its last request
   };
+
+  void expire_sessions(const LogEntry& entry);
 
   StateMachine& machine_;
   std::map<std::uint64_t, Session> sessions_;
+  // Clients whose session expired: a request of theirs is refused, never
+  // applied, since its session can no longer tell a retry from a new one.
+  // Grows by one id per expired session.
+  std::set<std::uint64_t> expired_;
   Viewstamp applied_;
 };
 

@@ -22,9 +22,14 @@ struct ClientRequest {
 };
 
 // One ordered operation. The viewstamp is its place in the total order.
-// client_id 0 marks a no-op: the first entry of every view after view 1,
-// which the new primary orders to commit what it carries over.
+// client_id 0 marks an entry of synod's own: request_no kNoop is the first
+// entry of every view after view 1, which the new primary orders to commit
+// what it carries over; kExpireSessions ends the sessions idle since the
+// viewstamp in its op (see session_expiry.h).
 struct LogEntry {
+  static constexpr std::uint64_t kNoop = 0;
+  static constexpr std::uint64_t kExpireSessions = 1;
+
   Viewstamp vs;
   std::uint64_t client_id = 0;
   std::uint64_t request_no = 0;

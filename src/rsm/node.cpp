@@ -229,7 +229,29 @@ void Node::tick() {
     reset_suspicion();
     start_view_change();
   }
+  apply_auto_removal();
   advance_membership_change();
+}
+
+void Node::apply_auto_removal() {
+  if (config_.auto_remove_after_ticks == 0 || !is_primary() || frozen()) return;
+  for (const NodeId& id : auto_removed_) {
+    if (view().contains(id)) continue;
+    replica_.add_learner(id);  // watch it; no-op if already watched
+    std::optional<std::size_t> lag = replica_.follower_lag_entries(id);
+    if (lag && *lag <= config_.learner_lag_entries_max && request_add(id).ok()) {
+      auto_removed_.erase(id);
+      return;
+    }
+  }
+  if (view().size() <= config_.auto_remove_min_members || !check_can_change_membership().ok()) return;
+  for (const NodeId& b : view().backups) {
+    std::optional<std::uint64_t> silent = replica_.follower_silent_ticks(b);
+    if (silent && *silent >= config_.auto_remove_after_ticks && request_remove(b).ok()) {
+      auto_removed_.insert(b);
+      return;
+    }
+  }
 }
 
 bool Node::stale_or_newer(const Message& m) {

@@ -55,6 +55,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "common/durability_gate.h"
@@ -72,6 +73,11 @@ struct NodeConfig {
   std::uint32_t view_change_timeout_ticks = 100;  // a frozen node's patience before taking over
   std::uint32_t catch_up_interval_ticks = 5;  // at most one catch-up request per interval
   std::size_t learner_lag_entries_max = 64;   // a learner this close to the log is proposed as member
+  // Optional policy: the primary removes a backup it has not heard from for
+  // this long (0: never), never going below auto_remove_min_members, and
+  // re-adds it through the learner path once it answers again.
+  std::uint64_t auto_remove_after_ticks = 0;
+  std::size_t auto_remove_min_members = 2;
   paxos::Config paxos;                        // tuning only: self, initial_view, seed are set here
 };
 
@@ -164,6 +170,7 @@ class Node {
   void propose_view(View wanted, std::map<NodeId, Viewstamp> known = {});
   Status check_can_change_membership() const;
   void advance_membership_change();
+  void apply_auto_removal();
   void reset_suspicion();
   bool stale_or_newer(const Message& message);
 
@@ -178,6 +185,9 @@ class Node {
   std::uint64_t next_catch_up_at_ = 0;
   std::optional<MembershipChange> pending_change_;
   NodeId handover_to_;                        // when removing ourselves as primary
+  // Backups this primary removed for silence: watched as learners (without a
+  // pending change) so that they are re-added once they answer again.
+  std::set<NodeId> auto_removed_;
 
   NodeReady staged_;
   BatchParts open_batch_;                     // the parts of the batch being staged

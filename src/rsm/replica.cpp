@@ -11,13 +11,16 @@ bool follows(Viewstamp prev, Viewstamp next) {
 }
 
 Replica::Replica(ReplicaConfig config, View view, std::vector<LogEntry> recovered_log)
-    : config_(std::move(config)), view_(std::move(view)), log_(std::move(recovered_log)) {
+    : config_(std::move(config)),
+      view_(std::move(view)),
+      log_(std::move(recovered_log)),
+      expiry_clock_(config_.session_idle_ticks) {
   assert(view_.validate().ok());
   assert(config_.heartbeat_ticks > 0 && config_.append_entries_max > 0);
   for (std::size_t i = 1; i < log_.size(); ++i) assert(log_[i - 1].vs < log_[i].vs);
   durable_ = last();
   if (is_primary()) {
-    for (const NodeId& b : view_.backups) followers_[b] = Follower{};
+    for (const NodeId& b : view_.backups) followers_[b] = Follower{};  // constructed at tick 0: last heard "now"
   }
 }
 
@@ -36,6 +39,7 @@ void Replica::send(NodeId to, Body body) {
 }
 
 void Replica::submit(ClientRequest request) {
+  if (request.client_id == 0) return;  // reserved for synod's own entries; the runtime refuses it
   if (!is_primary()) {
     notices_.push_back(ClientRedirect{request.client_id, request.request_no, view_.vid, view_.primary});
     return;
@@ -113,6 +117,13 @@ void Replica::on_read_confirm_ack(const NodeId& from, const ReadConfirmAck& c) {
 
 void Replica::tick() {
   ++now_ticks_;
+  if (is_primary() && !frozen_ && !ordering_paused_) {
+    if (std::optional<Viewstamp> idle_below = expiry_clock_.on_tick(now_ticks_, last())) {
+      // Synod's own request: it bypasses the clients' queue bound.
+      ordering_.insert({0, LogEntry::kExpireSessions});
+      pending_.push_back(ClientRequest{0, LogEntry::kExpireSessions, encode_expiry(*idle_below)});
+    }
+  }
   if (!is_primary() || frozen_ || now_ticks_ < next_heartbeat_) return;
   next_heartbeat_ = now_ticks_ + config_.heartbeat_ticks;
   if (read_round_open_) send_read_confirms();  // confirmations may have been lost
@@ -197,6 +208,7 @@ void Replica::on_ack(const NodeId& from, const AppendAck& a) {
   if (it == followers_.end()) return;
   Follower& f = it->second;
   f.heard = true;
+  f.last_heard_tick = now_ticks_;
   if (a.durable > f.match) {
     f.match = std::min(a.durable, last());
     f.last_progress_tick = now_ticks_;
@@ -214,6 +226,7 @@ void Replica::on_gap(const NodeId& from, const AppendGap& g) {
   auto it = followers_.find(from);
   if (it == followers_.end()) return;
   it->second.heard = true;
+  it->second.last_heard_tick = now_ticks_;
   // Resend from the newest entry we hold at or before the backup's g.last.
   auto at_or_before = after(g.last);
   it->second.sent = at_or_before == log_.begin() ? Viewstamp{} : std::prev(at_or_before)->vs;
@@ -294,12 +307,18 @@ void Replica::truncate_log(std::size_t index) {
 void Replica::add_learner(const NodeId& id) {
   if (!is_primary() || view_.contains(id) || followers_.count(id) != 0) return;
   // A learner usually starts empty: send from the start of our log.
-  followers_[id] = Follower{Viewstamp{}, Viewstamp{}, now_ticks_};
+  followers_[id] = Follower{Viewstamp{}, Viewstamp{}, now_ticks_, false, now_ticks_};
   send_entries(id);
 }
 
 void Replica::remove_learner(const NodeId& id) {
   if (!view_.contains(id)) followers_.erase(id);
+}
+
+std::optional<std::uint64_t> Replica::follower_silent_ticks(const NodeId& id) const {
+  auto it = followers_.find(id);
+  if (it == followers_.end()) return std::nullopt;
+  return now_ticks_ - it->second.last_heard_tick;
 }
 
 std::optional<std::size_t> Replica::follower_lag_entries(const NodeId& id) const {
@@ -313,6 +332,7 @@ void Replica::enter_view(View next) {
   view_ = std::move(next);
   frozen_ = false;
   ordering_paused_ = false;
+  expiry_clock_.restart();
   matched_ = Viewstamp{};
   followers_.clear();
   // A confirmation round of the old view proves nothing about the new one:
@@ -340,7 +360,7 @@ void Replica::enter_view(View next) {
   // Every backup starts from our log's end; a backup whose log differs
   // answers AppendGap until the two find their common prefix.
   const Viewstamp carried = last();
-  for (const NodeId& b : view_.backups) followers_[b] = Follower{Viewstamp{}, carried, now_ticks_};
+  for (const NodeId& b : view_.backups) followers_[b] = Follower{Viewstamp{}, carried, now_ticks_, false, now_ticks_};
   append_to_log({LogEntry{Viewstamp{view_.vid, 1}, 0, 0, {}}});
   for (const NodeId& b : view_.backups) send_entries(b);
   next_heartbeat_ = now_ticks_ + config_.heartbeat_ticks;

@@ -60,6 +60,7 @@
 #include "common/durability_gate.h"
 #include "common/view.h"
 #include "rsm/messages.h"
+#include "rsm/session_expiry.h"
 
 namespace synod::rsm {
 
@@ -70,6 +71,9 @@ struct ReplicaConfig {
   std::size_t append_entries_max = 1024;       // per Append message
   std::size_t pending_requests_max = 10000;    // beyond it clients are told "busy"
   std::size_t inflight_entries_max = 10000;    // ordered but uncommitted entries
+  // A client session whose last request is this old is expired by an entry
+  // the primary orders (session_expiry.h); 0: never.
+  std::uint32_t session_idle_ticks = 0;
 };
 
 struct Ready {
@@ -110,6 +114,8 @@ class Replica {
   // How many entries of our log the follower (backup or learner) has not
   // acknowledged yet; nullopt if it is not a follower or never answered.
   std::optional<std::size_t> follower_lag_entries(const NodeId& id) const;
+  // Ticks since the follower last answered; nullopt if it is not a follower.
+  std::optional<std::uint64_t> follower_silent_ticks(const NodeId& id) const;
   // Ordering stops (requests wait) while the primary hands its role over.
   void set_ordering_paused(bool paused) { ordering_paused_ = paused; }
 
@@ -136,6 +142,7 @@ class Replica {
     Viewstamp sent;                   // sent up to here; rewound to match on silence
     std::uint64_t last_progress_tick = 0;
     bool heard = false;               // it has answered at least once (a learner that never shows up has not)
+    std::uint64_t last_heard_tick = 0;
   };
 
   void on_append(const NodeId& from, const Append& a);
@@ -187,6 +194,7 @@ class Replica {
   std::deque<ClientRequest> pending_;
   std::set<std::pair<std::uint64_t, std::uint64_t>> ordering_;   // requests pending or uncommitted
   std::map<NodeId, Follower> followers_;        // the view's backups, and learners
+  ExpiryClock expiry_clock_;
 
   std::optional<Viewstamp> truncate_after_;
   std::vector<LogEntry> appends_;

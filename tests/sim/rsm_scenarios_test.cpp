@@ -5,8 +5,7 @@
 // for linearizability; the simulator checks its invariants after every event.
 //
 // Not here yet: state transfer by snapshot (joiners replay the log until
-// compaction lands), the auto-removal variants of T1 and T3, and T8 (the
-// lock service).
+// compaction lands) and T8 (the lock service).
 
 #include <gtest/gtest.h>
 
@@ -311,6 +310,34 @@ TEST(RsmScenario, T16_IsolatedPrimaryCommitsNothing_MajorityServes_OldPrimarySte
   finish(sim);
 }
 
+// ---- Sessions ----------------------------------------------------------------
+
+// An idle session expires through an entry the primary orders, the same way
+// on every replica; the client's next request is refused, never applied.
+TEST(RsmScenario, IdleSessionExpiresEverywhere_ItsNextRequestIsRefused) {
+  RsmSimOptions o = quiet(3);
+  o.clients_start_ops = false;
+  o.session_idle_ticks = 200;
+  RsmSim sim(o);
+  std::size_t x = sim.submit_put(1, "k", "X");
+  ASSERT_TRUE(sim.run_until(100, [&] { return sim.op_completed(x); }));
+  // Client 2 stays active: the log moves on past client 1's last request.
+  for (int i = 0; i < 12; ++i) {
+    std::size_t y = sim.submit_put(2, "other", "v" + std::to_string(i));
+    ASSERT_TRUE(sim.run_until(100, [&] { return sim.op_completed(y); }));
+    sim.run_for(40);
+  }
+  for (const NodeId& id : sim.node_ids()) {
+    EXPECT_FALSE(sim.applier(id).has_session(1)) << id << " kept the idle session";
+    EXPECT_TRUE(sim.applier(id).session_expired(1)) << id;
+    EXPECT_TRUE(sim.applier(id).has_session(2)) << id << " expired an active session";
+  }
+  sim.submit_put(1, "k", "Y");
+  ASSERT_TRUE(sim.run_until(200, [&] { return sim.told_expired(1); })) << "the expired client was not told";
+  EXPECT_EQ(sim.kv_data("n1").at("k"), "X") << "a request of an expired session was applied";
+  finish(sim);
+}
+
 // ---- Membership ------------------------------------------------------------
 
 bool is_member_everywhere(const RsmSim& sim, const NodeId& id) {
@@ -434,6 +461,29 @@ TEST(RsmScenario, T3_RemovedNodeRejoinsThroughTheJoinPath) {
   EXPECT_EQ(members, (std::vector<NodeId>{"n1", "n2", "n3"}));
   finish(sim);
   EXPECT_EQ(sim.kv_data("n3"), sim.kv_data("n1"));
+}
+
+// T1 and T3 with the auto-removal policy on: a dead backup is removed, the
+// next view being exactly the two survivors; when it comes back it rejoins
+// through the learner path, the final view is {n1,n2,n3}, and its data
+// equals the others'.
+TEST(RsmScenario, T1_T3_AutoRemoval_DeadBackupRemovedThenRejoins) {
+  RsmSimOptions o = quiet(3);
+  o.auto_remove_after_ticks = 100;
+  o.min_members = 2;
+  RsmSim sim(o);
+  sim.run_for(150);
+  sim.crash("n3");
+  ASSERT_TRUE(sim.run_until(400, [&] { return sim.core("n1").view().vid == 2; })) << sim.violation().value_or("");
+  EXPECT_EQ(sim.core("n1").view(), view(2, "n1", {"n2"}));
+  sim.run_for(100);
+  EXPECT_EQ(sim.core("n1").view().vid, 2u) << "removal went below the minimum size";
+  sim.restart("n3");
+  ASSERT_TRUE(sim.run_until(500, [&] { return is_member_everywhere(sim, "n3"); })) << sim.violation().value_or("");
+  EXPECT_EQ(sim.core("n1").view(), view(3, "n1", {"n2", "n3"}));
+  finish(sim);
+  EXPECT_EQ(sim.kv_data("n3"), sim.kv_data("n1"));
+  EXPECT_EQ(sim.kv_data("n2"), sim.kv_data("n1"));
 }
 
 }  // namespace

@@ -30,6 +30,9 @@ RsmSim::RsmSim(RsmSimOptions options) : options_(std::move(options)), rng_(optio
   initial_view_ = View::make(1, ids_[0], std::vector<NodeId>(ids_.begin() + 1, ids_.begin() + members)).value();
   views_[1] = initial_view_;
   clients_reach_every_side_ = options_.clients_reach_every_side.value_or(rng_.chance(0.5));
+  if (!options_.auto_remove_after_ticks) {
+    options_.auto_remove_after_ticks = options_.faults && rng_.chance(0.3) ? 150 : 0;
+  }
   for (const NodeId& id : ids_) start_replica(id);
   for (std::size_t c = 1; c <= options_.clients; ++c) {
     SimClient client;
@@ -53,6 +56,9 @@ void RsmSim::start_replica(const NodeId& id) {
   c.replica.append_entries_max = 64;
   c.replica.pending_requests_max = 1000;
   c.replica.inflight_entries_max = 500;
+  c.replica.session_idle_ticks = options_.session_idle_ticks;
+  c.auto_remove_after_ticks = *options_.auto_remove_after_ticks;
+  c.auto_remove_min_members = options_.min_members;
   c.initial_view = initial_view_;
   c.seed = options_.seed;
   rsm::Recovered recovered{r.durable_paxos, r.durable_log, r.ever_started};
@@ -234,7 +240,7 @@ void RsmSim::on_committed(const NodeId& id, const rsm::LogEntry& e) {
                   " got different replies on different nodes");
     }
   }
-  if (r.core->is_primary() && !a.stale) {
+  if (r.core->is_primary() && !a.stale && !a.noop) {
     client_net_.send(ClientPacket{a.client_id, id, false, {}, a}, now_, rng_, options_.network, options_.faults);
   }
 }
@@ -304,8 +310,13 @@ void RsmSim::deliver_client_packet(const ClientPacket& p) {
       return;
     }
     const auto& request = std::get<rsm::ClientRequest>(p.request);
-    // The runtime's part: an applied request is answered from the session
-    // table, without ordering it again.
+    // The runtime's part: a request of an expired session is refused, and an
+    // applied one is answered from the session table, without ordering it again.
+    if (r.applier->session_expired(request.client_id)) {
+      rsm::Applied a{request.client_id, request.request_no, {}, false, false, false, true};
+      client_net_.send(ClientPacket{p.client, p.node, false, {}, a}, now_, rng_, options_.network, options_.faults);
+      return;
+    }
     if (std::optional<Bytes> reply = r.applier->reply_for(request.client_id, request.request_no)) {
       rsm::Applied a{request.client_id, request.request_no, *reply, false, false};
       client_net_.send(ClientPacket{p.client, p.node, false, {}, a}, now_, rng_, options_.network, options_.faults);
@@ -328,7 +339,15 @@ void RsmSim::deliver_client_packet(const ClientPacket& p) {
     ++result_.ops_completed;
   };
   if (const auto* a = std::get_if<rsm::Applied>(&p.answer)) {
-    if (!reading && a->request_no == current_no) complete(a->reply);
+    if (reading || a->request_no != current_no) return;
+    if (a->expired) {
+      // The op may or may not have applied before the session ended: its
+      // outcome stays unknown in the history.
+      c.told_expired = true;
+      c.current.reset();
+      return;
+    }
+    complete(a->reply);
   } else if (const auto* ra = std::get_if<ReadAnswer>(&p.answer)) {
     if (reading && ra->read_no == current_no) complete(ra->reply);
   } else if (const auto* n = std::get_if<rsm::ClientNotice>(&p.answer)) {
@@ -361,6 +380,12 @@ void RsmSim::start_op(SimClient& c, KvOp op) {
     c.request = rsm::ClientRequest{c.id, c.next_request_no++, encode_kv_op(op)};
   }
   if (c.target.empty()) c.target = ids_[rng_.below(ids_.size())];
+  send_request(c);
+}
+
+void RsmSim::resend_current(std::uint64_t client, const NodeId& node) {
+  SimClient& c = clients_.at(client - 1);
+  c.target = node;
   send_request(c);
 }
 

@@ -82,6 +82,10 @@ struct RsmSimOptions {
   // too), at the current primary; an add pending too long is cancelled.
   double membership_change_per_tick = 0.005;
   std::size_t min_members = 2;              // removals stop at this size
+  std::uint32_t session_idle_ticks = 0;     // 0: sessions never expire
+  // The optional auto-removal policy (0: off). Unset: with faults on, on in
+  // about a third of the seeds, at 150 ticks; otherwise off.
+  std::optional<std::uint64_t> auto_remove_after_ticks;
   std::uint64_t add_patience_ticks = 400;
   bool faults = true;                       // all random faults, for scripted scenarios
   bool clients_start_ops = true;
@@ -162,6 +166,12 @@ class RsmSim {
   const std::map<Viewstamp, rsm::LogEntry>& committed() const { return committed_; }
   // Every view some node entered, by id: the one durable view history.
   const std::map<ViewId, View>& views() const { return views_; }
+  // The session table of a node (up).
+  const rsm::Applier& applier(const NodeId& id) const { return *replicas_.at(id).applier; }
+  // Sends client `client`'s current request again, to `node` (a late retry).
+  void resend_current(std::uint64_t client, const NodeId& node);
+  // True once the client was told its session expired (its op's outcome is unknown).
+  bool told_expired(std::uint64_t client) const { return clients_.at(client - 1).told_expired; }
   // The state machine's data on a node (up).
   const std::map<std::string, std::string>& kv_data(const NodeId& id) const { return replicas_.at(id).machine->data(); }
   // Linearizable reads each node has served so far.
@@ -211,6 +221,7 @@ class RsmSim {
     std::variant<rsm::ClientRequest, rsm::ReadRequest> request;
     NodeId target;
     std::uint64_t retry_at = 0;
+    bool told_expired = false;
   };
 
   void start_replica(const NodeId& id);
