@@ -27,7 +27,7 @@ static_assert(sizeof(std::size_t) == 8, "the wire format has 64-bit lengths");
 // A protocol's types are its first type plus the body's variant index.
 constexpr auto kPaxosTypeFirst = static_cast<std::size_t>(MessageType::kPaxosPrepare);
 constexpr auto kRsmTypeFirst = static_cast<std::size_t>(MessageType::kRsmAppend);
-constexpr auto kTypeLast = static_cast<std::size_t>(MessageType::kRsmReadConfirmAck);
+constexpr auto kTypeLast = static_cast<std::size_t>(MessageType::kRsmSnapshotAck);
 
 template <MessageType type, class Body>
 constexpr bool kTypeIs = std::is_same_v<
@@ -50,7 +50,9 @@ static_assert(kRsmTypeIs<MessageType::kRsmAppendAck, rsm::AppendAck>);
 static_assert(kRsmTypeIs<MessageType::kRsmAppendGap, rsm::AppendGap>);
 static_assert(kRsmTypeIs<MessageType::kRsmReadConfirm, rsm::ReadConfirm>);
 static_assert(kRsmTypeIs<MessageType::kRsmReadConfirmAck, rsm::ReadConfirmAck>);
-static_assert(std::variant_size_v<rsm::Body> == 5,
+static_assert(kRsmTypeIs<MessageType::kRsmSnapshotChunk, rsm::SnapshotChunk>);
+static_assert(kRsmTypeIs<MessageType::kRsmSnapshotAck, rsm::SnapshotAck>);
+static_assert(std::variant_size_v<rsm::Body> == 7,
               "a new RSM body needs a MessageType (appended after the last one)");
 // The Paxos types end where the RSM ones begin, and is_*_type agree with both.
 static_assert(kPaxosTypeFirst + std::variant_size_v<paxos::Body> == kRsmTypeFirst);
@@ -164,6 +166,18 @@ Status check_body(const rsm::AppendAck&) { return Status::Ok(); }
 Status check_body(const rsm::AppendGap&) { return Status::Ok(); }
 Status check_body(const rsm::ReadConfirm&) { return Status::Ok(); }
 Status check_body(const rsm::ReadConfirmAck&) { return Status::Ok(); }
+Status check_body(const rsm::SnapshotChunk& m) {
+  if (m.data.size() > kSnapshotChunkBytesMax) {
+    return Error{"SnapshotChunk carries " + std::to_string(m.data.size()) + " bytes, more than the " +
+                 std::to_string(kSnapshotChunkBytesMax) + " one chunk may carry"};
+  }
+  if (m.offset > m.total_bytes || m.data.size() > m.total_bytes - m.offset) {
+    return Error{"SnapshotChunk bytes " + std::to_string(m.offset) + "+" + std::to_string(m.data.size()) +
+                 " lie beyond its snapshot of " + std::to_string(m.total_bytes) + " bytes"};
+  }
+  return Status::Ok();
+}
+Status check_body(const rsm::SnapshotAck&) { return Status::Ok(); }
 
 template <class Message>
 Status check_message(const Message& m) {
@@ -299,6 +313,8 @@ Result<paxos::Message> decode_message(std::uint16_t type, BytesView payload) {
     case MessageType::kRsmAppendGap:
     case MessageType::kRsmReadConfirm:
     case MessageType::kRsmReadConfirmAck:
+    case MessageType::kRsmSnapshotChunk:
+    case MessageType::kRsmSnapshotAck:
       return wrong_protocol(type, "an RSM", "a Paxos");
   }
   return unknown_type(type);
@@ -316,6 +332,10 @@ Result<rsm::Message> decode_rsm_message(std::uint16_t type, BytesView payload) {
       return decode_as<rsm::Message, rsm::ReadConfirm>(payload, "ReadConfirm");
     case MessageType::kRsmReadConfirmAck:
       return decode_as<rsm::Message, rsm::ReadConfirmAck>(payload, "ReadConfirmAck");
+    case MessageType::kRsmSnapshotChunk:
+      return decode_as<rsm::Message, rsm::SnapshotChunk>(payload, "SnapshotChunk");
+    case MessageType::kRsmSnapshotAck:
+      return decode_as<rsm::Message, rsm::SnapshotAck>(payload, "SnapshotAck");
     case MessageType::kPaxosPrepare:
     case MessageType::kPaxosPromise:
     case MessageType::kPaxosAccept:

@@ -32,6 +32,8 @@ enum class MessageType : std::uint16_t {
   kRsmAppendGap,
   kRsmReadConfirm,
   kRsmReadConfirmAck,
+  kRsmSnapshotChunk,
+  kRsmSnapshotAck,
 };
 
 // Which decoder a frame's type belongs to (false for unknown types).
@@ -41,7 +43,7 @@ constexpr bool is_paxos_type(std::uint16_t type) {
 }
 constexpr bool is_rsm_type(std::uint16_t type) {
   return type >= static_cast<std::uint16_t>(MessageType::kRsmAppend) &&
-         type <= static_cast<std::uint16_t>(MessageType::kRsmReadConfirmAck);
+         type <= static_cast<std::uint16_t>(MessageType::kRsmSnapshotAck);
 }
 
 // What one rsm::Append may carry. The decoder refuses more (the entry count
@@ -51,6 +53,7 @@ constexpr bool is_rsm_type(std::uint16_t type) {
 // still fit in one frame (kFrameBytesMaxDefault, 4 MiB).
 inline constexpr std::size_t kAppendEntriesMax = 4096;
 inline constexpr std::size_t kOpBytesMax = std::size_t{1} << 20;  // one LogEntry::op
+inline constexpr std::size_t kSnapshotChunkBytesMax = std::size_t{1} << 20;  // one SnapshotChunk::data
 
 struct EncodedMessage {
   MessageType type;

@@ -293,6 +293,16 @@ void serialize(Archive& ar, synod::rsm::ReadConfirmAck& m, unsigned /*version*/)
   ar& m.vid& m.round;
 }
 
+template <class Archive>
+void serialize(Archive& ar, synod::rsm::SnapshotChunk& m, unsigned /*version*/) {
+  ar& m.vid& m.through& m.total_bytes& m.snapshot_crc& m.offset& m.data& m.data_crc;
+}
+
+template <class Archive>
+void serialize(Archive& ar, synod::rsm::SnapshotAck& m, unsigned /*version*/) {
+  ar& m.vid& m.through& m.received& m.installed;
+}
+
 // Durable Paxos records.
 
 template <class Archive>
@@ -339,6 +349,8 @@ SYNOD_PLAIN_SERIALIZABLE(synod::rsm::AppendAck)
 SYNOD_PLAIN_SERIALIZABLE(synod::rsm::AppendGap)
 SYNOD_PLAIN_SERIALIZABLE(synod::rsm::ReadConfirm)
 SYNOD_PLAIN_SERIALIZABLE(synod::rsm::ReadConfirmAck)
+SYNOD_PLAIN_SERIALIZABLE(synod::rsm::SnapshotChunk)
+SYNOD_PLAIN_SERIALIZABLE(synod::rsm::SnapshotAck)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::AcceptorState)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::AcceptorRecord)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::DecidedRecord)

@@ -6,11 +6,14 @@
 // builds the same one from the same entries.
 
 #include <cstdint>
+#include <istream>
+#include <ostream>
 #include <map>
 #include <optional>
 #include <set>
 
 #include "common/bytes.h"
+#include "common/result.h"
 #include "rsm/messages.h"
 #include "synod/state_machine.h"
 
@@ -44,6 +47,13 @@ class Applier {
   std::optional<Bytes> reply_for(std::uint64_t client_id, std::uint64_t request_no) const;
   Viewstamp applied_through() const { return applied_; }
   bool has_session(std::uint64_t client_id) const { return sessions_.count(client_id) != 0; }
+
+  // The replicated state as one snapshot: the session table, then the
+  // state machine's own snapshot. restore_snapshot replaces everything and
+  // fails (changing nothing it could not restore) on a snapshot it cannot
+  // read; `through` is the last entry the snapshot reflects.
+  void write_snapshot(std::ostream& out) const;
+  Status restore_snapshot(std::istream& in);
   bool session_expired(std::uint64_t client_id) const { return expired_.count(client_id) != 0; }
 
  private:

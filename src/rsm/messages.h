@@ -83,7 +83,33 @@ struct ReadConfirmAck {
   auto operator<=>(const ReadConfirmAck&) const = default;
 };
 
-using Body = std::variant<Append, AppendAck, AppendGap, ReadConfirm, ReadConfirmAck>;
+// Primary -> follower whose next entries were compacted away: one chunk of
+// the snapshot of the replicated state through `through`. Chunks go one at a
+// time, each on the ack of the one before (backpressure), and resume from
+// the follower's acknowledged offset after a loss or a broken connection.
+struct SnapshotChunk {
+  ViewId vid = 0;
+  Viewstamp through;                 // the snapshot holds every op up to here
+  std::uint64_t total_bytes = 0;
+  std::uint32_t snapshot_crc = 0;    // CRC-32 of the whole snapshot
+  std::uint64_t offset = 0;
+  Bytes data;
+  std::uint32_t data_crc = 0;        // CRC-32 of data
+  auto operator<=>(const SnapshotChunk&) const = default;
+};
+
+// Follower -> primary: "I hold the first `received` bytes of the snapshot
+// through `through` durably", or that it installed it (or already holds
+// everything through it).
+struct SnapshotAck {
+  ViewId vid = 0;
+  Viewstamp through;
+  std::uint64_t received = 0;
+  bool installed = false;            // the snapshot is in place, durably
+  auto operator<=>(const SnapshotAck&) const = default;
+};
+
+using Body = std::variant<Append, AppendAck, AppendGap, ReadConfirm, ReadConfirmAck, SnapshotChunk, SnapshotAck>;
 
 struct Message {
   NodeId from;

@@ -70,7 +70,7 @@ View choose_view(const View& wanted, const NodeId& proposer, const std::map<Node
 Node::Node(NodeConfig config, Recovered recovered)
     : config_(std::move(config)),
       paxos_(paxos_config(config_), recovered.paxos),
-      replica_(config_.replica, paxos_.latest_view(), std::move(recovered.log)),
+      replica_(config_.replica, paxos_.latest_view(), std::move(recovered.log), std::move(recovered.snapshots)),
       rng_state_(seed_for(config_.seed, config_.replica.self)) {
   assert(config_.primary_timeout_ticks > 0 && config_.view_change_timeout_ticks > 0);
   reset_suspicion();
@@ -133,7 +133,7 @@ Status Node::check_can_change_membership() const {
   }
   if (frozen()) return Error{"busy: a view change is in progress; retry"};
   if (pending_change_) return Error{"busy: " + to_string(*pending_change_) + " is in progress; retry"};
-  if (replica_.commit().vid != v.vid) {
+  if (!replica_.established()) {
     return Error{"busy: view " + std::to_string(v.vid) + " has not finished starting; retry"};
   }
   return Status::Ok();
@@ -316,6 +316,18 @@ void Node::collect() {
       if (r.write_id != 0) {
         open_batch_.replica = r.write_id;
         promise_gate_.note_write();
+        for (SnapshotPiece& piece : r.snapshot_pieces) staged_.snapshot_pieces.push_back(std::move(piece));
+        if (r.install) {
+          // The snapshot replaces the state: entries it covers must not be
+          // applied on top of it.
+          const Viewstamp through = r.install->through;
+          std::erase_if(staged_.committed, [&](const LogEntry& e) { return e.vs <= through; });
+          staged_.install = std::move(r.install);
+        }
+        if (r.save_snapshot) staged_.save_snapshot = std::move(r.save_snapshot);
+        if (r.compact_through) {
+          staged_.compact_through = std::max(staged_.compact_through.value_or(Viewstamp{}), *r.compact_through);
+        }
         if (r.truncate_after) {
           const Viewstamp t = *r.truncate_after;
           staged_.truncate_after = staged_.truncate_after ? std::min(*staged_.truncate_after, t) : t;
@@ -327,6 +339,7 @@ void Node::collect() {
       for (ClientNotice& n : r.notices) staged_.notices.push_back(std::move(n));
       for (LogEntry& e : r.committed) staged_.committed.push_back(std::move(e));
       for (ReadGrant& g : r.reads) staged_.reads.push_back(std::move(g));
+      if (r.snapshot_due) staged_.snapshot_due = r.snapshot_due;
     }
     while (paxos_.has_ready()) {
       paxos::Ready r = paxos_.take_ready();
@@ -352,7 +365,8 @@ void Node::collect() {
 bool Node::has_ready() const {
   return replica_.has_ready() || paxos_.has_ready() || promise_gate_.has_pending_writes() ||
          !staged_.messages.empty() || !staged_.paxos_messages.empty() || !staged_.notices.empty() ||
-         !staged_.committed.empty() || !staged_.reads.empty() || !staged_.views_entered.empty();
+         !staged_.committed.empty() || !staged_.reads.empty() || !staged_.views_entered.empty() ||
+         staged_.snapshot_due.has_value();
 }
 
 NodeReady Node::take_ready() {

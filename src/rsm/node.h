@@ -84,18 +84,26 @@ struct NodeConfig {
 // What a node recovers from its disk.
 struct Recovered {
   paxos::DurableState paxos;
-  std::vector<LogEntry> log;                  // in viewstamp order
+  std::vector<LogEntry> log;                  // in viewstamp order, after the snapshot
   // False only on the very first start of a data directory. A restarted
   // primary may have lost viewstamps it handed out, so it must not order in
   // its old view again.
   bool restarted = false;
+  RecoveredSnapshots snapshots = {};          // the host restored its state from snapshots.current
 };
 
 struct NodeReady {
   std::uint64_t write_id = 0;                 // non-zero when any write below is set
-  // One synced batch: the Paxos records, then the log (delete every entry
-  // after truncate_after, then put appends).
+  // One synced batch, in this order: the Paxos records; snapshot_pieces (a
+  // piece at offset 0 starts a new partial snapshot); install, then
+  // save_snapshot (each becomes the snapshot, and drops any partial one);
+  // delete log entries up to compact_through; delete those after
+  // truncate_after; put appends.
   std::vector<paxos::Write> paxos_writes;
+  std::vector<SnapshotPiece> snapshot_pieces;
+  std::optional<SnapshotImage> install;       // also: restore the state from it BEFORE applying `committed`
+  std::optional<SnapshotImage> save_snapshot;
+  std::optional<Viewstamp> compact_through;
   std::optional<Viewstamp> truncate_after;
   std::vector<LogEntry> appends;
   std::vector<Message> messages;              // may be sent at once
@@ -103,6 +111,9 @@ struct NodeReady {
   std::vector<ClientNotice> notices;
   std::vector<LogEntry> committed;            // apply in this order
   std::vector<ReadGrant> reads;               // serve after applying `committed`
+  // After applying `committed`: snapshot the state through it and pass the
+  // snapshot to on_snapshot_taken() (the next batch stores it).
+  std::optional<Viewstamp> snapshot_due;
   std::vector<View> views_entered;            // in order, for the host's information
 };
 
@@ -127,6 +138,7 @@ class Node {
   void submit(ClientRequest request);
   void submit_read(ReadRequest read);
   void on_durable(std::uint64_t write_id);
+  void on_snapshot_taken(SnapshotImage image) { replica_.on_snapshot_taken(std::move(image)); }
 
   // Admin requests, at the primary. Errors say why and what to do: "not the
   // primary" (names it), "busy, retry" (a change or a view change is in

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cassert>
+#include <limits>
+
+#include "common/crc32.h"
 
 namespace synod::rsm {
 
@@ -10,14 +13,24 @@ bool follows(Viewstamp prev, Viewstamp next) {
   return next.vid > prev.vid && next.seq == 1;
 }
 
-Replica::Replica(ReplicaConfig config, View view, std::vector<LogEntry> recovered_log)
+Replica::Replica(ReplicaConfig config, View view, std::vector<LogEntry> recovered_log, RecoveredSnapshots snapshots)
     : config_(std::move(config)),
       view_(std::move(view)),
       log_(std::move(recovered_log)),
-      expiry_clock_(config_.session_idle_ticks) {
+      expiry_clock_(config_.session_idle_ticks),
+      incoming_(std::move(snapshots.partial)) {
   assert(view_.validate().ok());
-  assert(config_.heartbeat_ticks > 0 && config_.append_entries_max > 0);
+  assert(config_.heartbeat_ticks > 0 && config_.append_entries_max > 0 && config_.snapshot_chunk_bytes > 0);
   for (std::size_t i = 1; i < log_.size(); ++i) assert(log_[i - 1].vs < log_[i].vs);
+  if (snapshots.current) {
+    // The host restored its state from the snapshot: everything through it
+    // is committed and applied.
+    snapshot_through_ = snapshots.current->through;
+    snapshot_ = std::move(snapshots.current->bytes);
+    snapshot_crc_ = crc32(snapshot_);
+    commit_ = handed_out_ = snapshot_through_;
+    assert(log_.empty() || log_.front().vs > snapshot_through_);
+  }
   durable_ = last();
   if (is_primary()) {
     for (const NodeId& b : view_.backups) followers_[b] = Follower{};  // constructed at tick 0: last heard "now"
@@ -75,7 +88,7 @@ void Replica::submit_read(ReadRequest read) {
 }
 
 bool Replica::can_start_read_round() const {
-  return is_primary() && !frozen_ && !read_round_open_ && !reads_waiting_.empty() && commit_.vid == view_.vid;
+  return is_primary() && !frozen_ && !read_round_open_ && !reads_waiting_.empty() && established();
 }
 
 void Replica::start_read_round() {
@@ -134,6 +147,10 @@ void Replica::tick() {
       f.sent = f.match;
       f.last_progress_tick = now_ticks_;
     }
+    if (f.snapshot_sent > f.snapshot_acked && now_ticks_ - f.last_progress_tick >= config_.resend_ticks) {
+      f.snapshot_sent = f.snapshot_acked;  // resume where it holds bytes for sure
+      f.last_progress_tick = now_ticks_;
+    }
     send_entries(id);
   }
 }
@@ -148,12 +165,15 @@ void Replica::step(const Message& message) {
         else if constexpr (std::is_same_v<T, AppendGap>) on_gap(message.from, body);
         else if constexpr (std::is_same_v<T, ReadConfirm>) on_read_confirm(message.from, body);
         else if constexpr (std::is_same_v<T, ReadConfirmAck>) on_read_confirm_ack(message.from, body);
+        else if constexpr (std::is_same_v<T, SnapshotChunk>) on_snapshot_chunk(message.from, body);
+        else if constexpr (std::is_same_v<T, SnapshotAck>) on_snapshot_ack(message.from, body);
       },
       message.body);
 }
 
 std::optional<std::size_t> Replica::index_after(Viewstamp prev) const {
-  if (prev == Viewstamp{}) return 0;
+  // Everything up to the snapshot is committed, hence in every primary's log.
+  if (prev <= snapshot_through_) return 0;
   auto it = std::lower_bound(log_.begin(), log_.end(), prev,
                              [](const LogEntry& e, const Viewstamp& v) { return e.vs < v; });
   if (it == log_.end() || it->vs != prev) return std::nullopt;
@@ -183,6 +203,7 @@ void Replica::on_append(const NodeId& from, const Append& a) {
   std::size_t i = *index;
   std::vector<LogEntry> fresh;
   for (const LogEntry& e : a.entries) {
+    if (e.vs <= snapshot_through_) continue;  // committed, and in our snapshot
     if (fresh.empty() && i < log_.size() && log_[i].vs == e.vs) {
       ++i;
       continue;
@@ -191,7 +212,7 @@ void Replica::on_append(const NodeId& from, const Append& a) {
     fresh.push_back(e);
   }
   if (!fresh.empty()) append_to_log(std::move(fresh));
-  matched_ = std::max(matched_, end);
+  matched_ = std::max({matched_, end, a.prev <= snapshot_through_ ? snapshot_through_ : Viewstamp{}});
   // The ack leaves once everything written so far is durable, matched_
   // included; it never covers an entry we could still lose.
   if (std::optional<Message> ack = gate_.hold(Message{config_.self, from, AppendAck{view_.vid, matched_}})) {
@@ -227,15 +248,19 @@ void Replica::on_gap(const NodeId& from, const AppendGap& g) {
   if (it == followers_.end()) return;
   it->second.heard = true;
   it->second.last_heard_tick = now_ticks_;
-  // Resend from the newest entry we hold at or before the backup's g.last.
+  // Resend from the newest entry we hold at or before the backup's g.last
+  // (below our snapshot: from g.last itself, which makes it a snapshot transfer).
   auto at_or_before = after(g.last);
-  it->second.sent = at_or_before == log_.begin() ? Viewstamp{} : std::prev(at_or_before)->vs;
+  if (g.last < snapshot_through_) it->second.sent = g.last;
+  else it->second.sent = at_or_before == log_.begin() ? snapshot_through_ : std::prev(at_or_before)->vs;
   it->second.last_progress_tick = now_ticks_;
   send_entries(from);
 }
 
 void Replica::send_entries(const NodeId& backup) {
   Follower& f = followers_.at(backup);
+  // What follows f.sent was compacted away: the follower needs the snapshot.
+  if (f.sent < snapshot_through_) return send_snapshot_chunk(backup, f);
   Append a{view_.vid, f.sent, {}, commit_};
   for (auto it = after(f.sent); it != log_.end() && a.entries.size() < config_.append_entries_max; ++it) {
     a.entries.push_back(*it);
@@ -290,7 +315,7 @@ void Replica::append_to_log(std::vector<LogEntry> entries) {
 
 void Replica::truncate_log(std::size_t index) {
   assert(index < log_.size());
-  const Viewstamp keep_through = index == 0 ? Viewstamp{} : log_[index - 1].vs;
+  const Viewstamp keep_through = index == 0 ? snapshot_through_ : log_[index - 1].vs;
   for (std::size_t i = index; i < log_.size(); ++i) {
     if (log_[i].vs <= commit_) ++committed_entries_truncated_;
   }
@@ -304,10 +329,18 @@ void Replica::truncate_log(std::size_t index) {
   batch_last_.emplace_back(gate_.current_tag(), keep_through);
 }
 
+Replica::Follower Replica::new_follower(Viewstamp sent) const {
+  Follower f;
+  f.sent = sent;
+  f.last_progress_tick = now_ticks_;
+  f.last_heard_tick = now_ticks_;
+  return f;
+}
+
 void Replica::add_learner(const NodeId& id) {
   if (!is_primary() || view_.contains(id) || followers_.count(id) != 0) return;
   // A learner usually starts empty: send from the start of our log.
-  followers_[id] = Follower{Viewstamp{}, Viewstamp{}, now_ticks_, false, now_ticks_};
+  followers_[id] = new_follower(Viewstamp{});
   send_entries(id);
 }
 
@@ -324,6 +357,8 @@ std::optional<std::uint64_t> Replica::follower_silent_ticks(const NodeId& id) co
 std::optional<std::size_t> Replica::follower_lag_entries(const NodeId& id) const {
   auto it = followers_.find(id);
   if (it == followers_.end() || !it->second.heard) return std::nullopt;
+  // Without our snapshot it is behind by more than any log length.
+  if (it->second.match < snapshot_through_) return std::numeric_limits<std::size_t>::max();
   return static_cast<std::size_t>(std::distance(after(it->second.match), log_.cend()));
 }
 
@@ -360,7 +395,7 @@ void Replica::enter_view(View next) {
   // Every backup starts from our log's end; a backup whose log differs
   // answers AppendGap until the two find their common prefix.
   const Viewstamp carried = last();
-  for (const NodeId& b : view_.backups) followers_[b] = Follower{Viewstamp{}, carried, now_ticks_, false, now_ticks_};
+  for (const NodeId& b : view_.backups) followers_[b] = new_follower(carried);
   append_to_log({LogEntry{Viewstamp{view_.vid, 1}, 0, 0, {}}});
   for (const NodeId& b : view_.backups) send_entries(b);
   next_heartbeat_ = now_ticks_ + config_.heartbeat_ticks;
@@ -394,11 +429,142 @@ void Replica::set_commit(Viewstamp commit) {
     handed_out_ = it->vs;
     if (is_primary()) ordering_.erase({it->client_id, it->request_no});
   }
+  maybe_request_snapshot();
+}
+
+void Replica::maybe_request_snapshot() {
+  if (config_.snapshot_after_entries == 0 || snapshot_requested_) return;
+  const auto since = static_cast<std::size_t>(std::distance(log_.cbegin(), after(handed_out_)));
+  if (since < config_.snapshot_after_entries) return;
+  snapshot_requested_ = true;
+  snapshot_due_ = handed_out_;
+}
+
+void Replica::on_snapshot_taken(SnapshotImage image) {
+  snapshot_requested_ = false;
+  if (image.through <= snapshot_through_ || image.through > handed_out_) return;
+  log_.erase(log_.begin(), after(image.through));
+  snapshot_through_ = image.through;
+  snapshot_ = std::move(image.bytes);
+  snapshot_crc_ = crc32(snapshot_);
+  save_snapshot_ = SnapshotImage{snapshot_through_, snapshot_};
+  compact_through_ = snapshot_through_;
+  gate_.note_write();
+  maybe_request_snapshot();
+}
+
+void Replica::send_snapshot_chunk(const NodeId& id, Follower& f) {
+  if (f.snapshot_through != snapshot_through_) {
+    // A newer snapshot replaced the one in transfer: start over with it.
+    f.snapshot_through = snapshot_through_;
+    f.snapshot_acked = f.snapshot_sent = 0;
+  }
+  if (f.snapshot_sent > f.snapshot_acked) return;  // one chunk in flight: backpressure
+  const std::uint64_t offset = f.snapshot_acked;
+  const std::size_t length = std::min<std::size_t>(config_.snapshot_chunk_bytes, snapshot_.size() - offset);
+  Bytes data = snapshot_.substr(offset, length);
+  const std::uint32_t data_crc = crc32(data);
+  send(id, SnapshotChunk{view_.vid, snapshot_through_, snapshot_.size(), snapshot_crc_, offset, std::move(data), data_crc});
+  f.snapshot_sent = offset + length;
+  if (length == 0) f.snapshot_sent = offset + 1;  // an empty snapshot: the one chunk is in flight
+  f.last_progress_tick = now_ticks_;
+}
+
+void Replica::on_snapshot_ack(const NodeId& from, const SnapshotAck& a) {
+  if (a.vid != view_.vid || !is_primary()) return;
+  auto it = followers_.find(from);
+  if (it == followers_.end()) return;
+  Follower& f = it->second;
+  f.heard = true;
+  f.last_heard_tick = now_ticks_;
+  if (a.installed) {
+    // It holds everything through a.through: go on from there (entries, or
+    // a newer snapshot if we compacted further meanwhile).
+    f.match = std::max(f.match, std::min(a.through, last()));
+    f.sent = std::max(f.sent, f.match);
+    f.snapshot_acked = f.snapshot_sent = 0;
+    f.snapshot_through = Viewstamp{};
+    f.last_progress_tick = now_ticks_;
+    advance_commit();
+    send_entries(from);
+    return;
+  }
+  if (a.through != f.snapshot_through || a.through != snapshot_through_) return;
+  if (a.received > f.snapshot_acked) f.last_progress_tick = now_ticks_;
+  f.snapshot_acked = std::min<std::uint64_t>(a.received, snapshot_.size());
+  f.snapshot_sent = std::max(f.snapshot_sent, f.snapshot_acked);
+  if (f.snapshot_sent == f.snapshot_acked) send_snapshot_chunk(from, f);
+}
+
+void Replica::ack_snapshot(const NodeId& to, Viewstamp through, std::uint64_t received, bool installed) {
+  // Like an AppendAck: it leaves once what it reports is durable.
+  if (std::optional<Message> ack =
+          gate_.hold(Message{config_.self, to, SnapshotAck{view_.vid, through, received, installed}})) {
+    outbox_.push_back(std::move(*ack));
+  }
+}
+
+void Replica::on_snapshot_chunk(const NodeId& from, const SnapshotChunk& c) {
+  if (c.vid != view_.vid || from != view_.primary || is_primary() || frozen_) return;
+  if (c.through <= commit_) {
+    // We hold everything through it already (committed entries are the same
+    // everywhere): no need for the snapshot.
+    matched_ = std::max(matched_, std::min(c.through, last()));
+    return ack_snapshot(from, c.through, c.total_bytes, true);
+  }
+  if (crc32(c.data) != c.data_crc || c.offset + c.data.size() > c.total_bytes) return;  // damaged: resent later
+  const bool same = incoming_ && incoming_->through == c.through && incoming_->total_bytes == c.total_bytes &&
+                    incoming_->snapshot_crc == c.snapshot_crc;
+  if (!same) {
+    if (c.offset != 0) return ack_snapshot(from, c.through, 0, false);  // start from the beginning
+    incoming_ = SnapshotPiece{c.through, c.total_bytes, c.snapshot_crc, 0, {}};
+  }
+  if (c.offset != incoming_->data.size()) return ack_snapshot(from, c.through, incoming_->data.size(), false);
+  incoming_->data += c.data;
+  pieces_.push_back(SnapshotPiece{c.through, c.total_bytes, c.snapshot_crc, c.offset, c.data});
+  gate_.note_write();
+  if (incoming_->data.size() < incoming_->total_bytes) {
+    return ack_snapshot(from, c.through, incoming_->data.size(), false);
+  }
+  if (crc32(incoming_->data) != incoming_->snapshot_crc) {
+    // Every chunk passed its own check, yet the whole does not: start over.
+    incoming_.reset();
+    return ack_snapshot(from, c.through, 0, false);
+  }
+  install_snapshot();
+  ack_snapshot(from, c.through, c.total_bytes, true);
+}
+
+void Replica::install_snapshot() {
+  const Viewstamp through = incoming_->through;
+  // The snapshot replaces our state and our whole log: it is committed
+  // state, newer than anything we had committed, and the primary sends what
+  // follows it.
+  log_.clear();
+  appends_.clear();
+  truncate_after_ = Viewstamp{};
+  std::erase_if(committed_, [&](const LogEntry& e) { return e.vs <= through; });
+  snapshot_through_ = through;
+  snapshot_ = std::move(incoming_->data);
+  snapshot_crc_ = incoming_->snapshot_crc;
+  incoming_.reset();
+  install_ = SnapshotImage{through, snapshot_};
+  save_snapshot_.reset();  // an older one of our own: the install supersedes it
+  compact_through_.reset();
+  snapshot_due_.reset();
+  snapshot_requested_ = false;
+  commit_ = std::max(commit_, through);
+  handed_out_ = std::max(handed_out_, through);
+  matched_ = std::max(matched_, through);
+  durable_ = std::min(durable_, through);
+  for (auto& [_, batch_end] : batch_last_) batch_end = std::min(batch_end, through);
+  gate_.note_write();
+  batch_last_.emplace_back(gate_.current_tag(), through);
 }
 
 bool Replica::has_ready() const {
-  return can_order() || can_start_read_round() || !grants_.empty() || gate_.has_pending_writes() || !outbox_.empty() || !notices_.empty() ||
-         !committed_.empty();
+  return can_order() || can_start_read_round() || !grants_.empty() || gate_.has_pending_writes() ||
+         !outbox_.empty() || !notices_.empty() || !committed_.empty() || snapshot_due_.has_value();
 }
 
 Ready Replica::take_ready() {
@@ -407,6 +573,14 @@ Ready Replica::take_ready() {
   Ready r;
   if (gate_.has_pending_writes()) {
     r.write_id = gate_.take_batch();
+    r.install = std::move(install_);
+    install_.reset();
+    r.save_snapshot = std::move(save_snapshot_);
+    save_snapshot_.reset();
+    r.snapshot_pieces = std::move(pieces_);
+    pieces_.clear();
+    r.compact_through = compact_through_;
+    compact_through_.reset();
     r.truncate_after = truncate_after_;
     truncate_after_.reset();
     r.appends = std::move(appends_);
@@ -420,6 +594,8 @@ Ready Replica::take_ready() {
   committed_.clear();
   r.reads = std::move(grants_);
   grants_.clear();
+  r.snapshot_due = snapshot_due_;
+  snapshot_due_.reset();
   return r;
 }
 
@@ -430,6 +606,8 @@ const char* type_name(const Body& body) {
     const char* operator()(const AppendGap&) const { return "AppendGap"; }
     const char* operator()(const ReadConfirm&) const { return "ReadConfirm"; }
     const char* operator()(const ReadConfirmAck&) const { return "ReadConfirmAck"; }
+    const char* operator()(const SnapshotChunk&) const { return "SnapshotChunk"; }
+    const char* operator()(const SnapshotAck&) const { return "SnapshotAck"; }
   };
   return std::visit(Namer{}, body);
 }

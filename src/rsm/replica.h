@@ -47,8 +47,20 @@
 //   waiting when it starts; reads that arrive meanwhile wait for the next.
 // - Stale: any replica grants them at once, as of what it has handed out.
 //
-// Not yet here (next increments): state transfer to joining members, log
-// compaction.
+// Snapshots and compaction:
+// - Every snapshot_after_entries handed-out entries the replica asks its host
+//   (Ready::snapshot_due) to snapshot the replicated state through the last
+//   one and hand it over (on_snapshot_taken); the next batch stores it and
+//   drops the log up to it, in that order, in one write (Ready::save_snapshot,
+//   Ready::compact_through). Every replica does this on its own.
+// - A follower that needs entries the primary compacted away gets the
+//   snapshot instead, in checksummed chunks, one in flight at a time; its
+//   acks say how much it holds durably, so the transfer resumes where it
+//   stopped. A complete snapshot whose checksum matches is installed
+//   (Ready::install): it replaces the follower's state and log.
+//
+// Not yet here: serving snapshots from a backup rather than the primary, and
+// streaming them from storage rather than memory.
 
 #include <cstdint>
 #include <deque>
@@ -74,14 +86,51 @@ struct ReplicaConfig {
   // A client session whose last request is this old is expired by an entry
   // the primary orders (session_expiry.h); 0: never.
   std::uint32_t session_idle_ticks = 0;
+  std::size_t snapshot_after_entries = 0;      // 0: never snapshot, never compact
+  std::size_t snapshot_chunk_bytes = 256 * 1024;
+};
+
+// The replicated state (session table and state machine) through `through`.
+struct SnapshotImage {
+  Viewstamp through;
+  Bytes bytes;
+  auto operator<=>(const SnapshotImage&) const = default;
+};
+
+// Bytes of a snapshot being received, to persist at `offset` (offset 0
+// starts a new one and discards any other partial snapshot).
+struct SnapshotPiece {
+  Viewstamp through;
+  std::uint64_t total_bytes = 0;
+  std::uint32_t snapshot_crc = 0;
+  std::uint64_t offset = 0;
+  Bytes data;
+  auto operator<=>(const SnapshotPiece&) const = default;
+};
+
+// What a replica recovers besides its log: its snapshot, and the part of a
+// snapshot it was receiving (as the pieces it persisted, concatenated).
+struct RecoveredSnapshots {
+  std::optional<SnapshotImage> current;
+  std::optional<SnapshotPiece> partial;        // offset 0, data = every byte received
 };
 
 struct Ready {
-  std::uint64_t write_id = 0;          // non-zero when truncate_after or appends is set
-  // Persist in one synced batch, then on_durable(write_id): first delete every
-  // entry after truncate_after (when set), then put appends.
+  std::uint64_t write_id = 0;          // non-zero when any write below is set
+  // Persist in one synced batch, then on_durable(write_id), in this order:
+  // snapshot_pieces (offset 0 starts a new partial snapshot), install or
+  // save_snapshot (becomes the snapshot; drops any partial one),
+  // compact_through (delete entries up to it), truncate_after (delete
+  // entries after it), appends.
+  std::vector<SnapshotPiece> snapshot_pieces;
+  std::optional<SnapshotImage> install;     // also: restore the state from it BEFORE applying `committed`
+  std::optional<SnapshotImage> save_snapshot;
+  std::optional<Viewstamp> compact_through;
   std::optional<Viewstamp> truncate_after;
   std::vector<LogEntry> appends;
+  // After applying `committed`: snapshot the state through this viewstamp
+  // and pass it to on_snapshot_taken().
+  std::optional<Viewstamp> snapshot_due;
   std::vector<Message> messages;       // may be sent at once
   std::vector<ClientNotice> notices;   // redirects and "busy" answers to clients
   std::vector<LogEntry> committed;     // apply in this order
@@ -90,14 +139,18 @@ struct Ready {
 
 class Replica {
  public:
-  // `recovered_log` is the durable log, in viewstamp order.
-  Replica(ReplicaConfig config, View view, std::vector<LogEntry> recovered_log);
+  // `recovered_log` is the durable log, in viewstamp order, after the
+  // recovered snapshot if there is one (the host restored its state from it).
+  Replica(ReplicaConfig config, View view, std::vector<LogEntry> recovered_log, RecoveredSnapshots snapshots = {});
 
   void tick();
   void step(const Message& message);
   void submit(ClientRequest request);
   void submit_read(ReadRequest read);
   void on_durable(std::uint64_t write_id);
+  // The host's snapshot of the state through image.through (which it had
+  // applied). The next batch stores it and drops the log up to there.
+  void on_snapshot_taken(SnapshotImage image);
 
   // View `next` begins for this replica (next.vid > view().vid), with its log
   // as it is. A new primary appends a no-op of the new view, which commits the
@@ -125,9 +178,15 @@ class Replica {
   const NodeId& self() const { return config_.self; }
   const View& view() const { return view_; }
   bool is_primary() const { return view_.primary == config_.self; }
-  Viewstamp last() const { return log_.empty() ? Viewstamp{} : log_.back().vs; }
+  // The last entry held: in the log, or else the one the snapshot ends with.
+  Viewstamp last() const { return log_.empty() ? snapshot_through_ : log_.back().vs; }
+  Viewstamp snapshot_through() const { return snapshot_through_; }
   Viewstamp durable() const { return durable_; }
   Viewstamp commit() const { return commit_; }
+  // Primary: its commit point covers every op committed before it became
+  // primary. True once it committed an entry of its own view (its no-op);
+  // in view 1 from the start, since no view came before.
+  bool established() const { return view_.vid == 1 || commit_.vid == view_.vid; }
   const std::vector<LogEntry>& log() const { return log_; }
   // Backup: the end of the part of its log known to match the primary's in
   // this view. What it acknowledges, and the most it may commit.
@@ -143,12 +202,23 @@ class Replica {
     std::uint64_t last_progress_tick = 0;
     bool heard = false;               // it has answered at least once (a learner that never shows up has not)
     std::uint64_t last_heard_tick = 0;
+    // Snapshot transfer: which snapshot, what it holds durably, what is in flight.
+    Viewstamp snapshot_through;
+    std::uint64_t snapshot_acked = 0;
+    std::uint64_t snapshot_sent = 0;
   };
 
+  Follower new_follower(Viewstamp sent) const;  // heard "now", nothing acknowledged
   void on_append(const NodeId& from, const Append& a);
   void on_ack(const NodeId& from, const AppendAck& a);
   void on_gap(const NodeId& from, const AppendGap& g);
   void on_read_confirm(const NodeId& from, const ReadConfirm& c);
+  void on_snapshot_chunk(const NodeId& from, const SnapshotChunk& c);
+  void on_snapshot_ack(const NodeId& from, const SnapshotAck& a);
+  void send_snapshot_chunk(const NodeId& id, Follower& f);
+  void install_snapshot();
+  void ack_snapshot(const NodeId& to, Viewstamp through, std::uint64_t received, bool installed);
+  void maybe_request_snapshot();
   void on_read_confirm_ack(const NodeId& from, const ReadConfirmAck& c);
 
   // A confirmation round may start: reads wait, none is in flight, and the
@@ -196,6 +266,18 @@ class Replica {
   std::map<NodeId, Follower> followers_;        // the view's backups, and learners
   ExpiryClock expiry_clock_;
 
+  // Snapshots.
+  Viewstamp snapshot_through_;                 // the log starts after it
+  Bytes snapshot_;                             // what followers are sent
+  std::uint32_t snapshot_crc_ = 0;
+  bool snapshot_requested_ = false;
+  std::optional<SnapshotPiece> incoming_;      // being received: offset 0, data so far
+
+  std::optional<SnapshotImage> install_;
+  std::optional<SnapshotImage> save_snapshot_;
+  std::vector<SnapshotPiece> pieces_;
+  std::optional<Viewstamp> compact_through_;
+  std::optional<Viewstamp> snapshot_due_;
   std::optional<Viewstamp> truncate_after_;
   std::vector<LogEntry> appends_;
   DurabilityGate<Message> gate_;

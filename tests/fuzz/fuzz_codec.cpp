@@ -74,6 +74,11 @@ bool valid(const rsm::AppendAck&) { return true; }
 bool valid(const rsm::AppendGap&) { return true; }
 bool valid(const rsm::ReadConfirm&) { return true; }
 bool valid(const rsm::ReadConfirmAck&) { return true; }
+bool valid(const rsm::SnapshotChunk& b) {
+  return b.data.size() <= net::kSnapshotChunkBytesMax && b.offset <= b.total_bytes &&
+         b.data.size() <= b.total_bytes - b.offset;
+}
+bool valid(const rsm::SnapshotAck&) { return true; }
 
 template <class Message>
 bool valid_message(const Message& m) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <sstream>
 
 namespace synod::sim {
 namespace {
@@ -57,17 +58,28 @@ void RsmSim::start_replica(const NodeId& id) {
   c.replica.pending_requests_max = 1000;
   c.replica.inflight_entries_max = 500;
   c.replica.session_idle_ticks = options_.session_idle_ticks;
+  c.replica.snapshot_after_entries = options_.snapshot_after_entries;
+  c.replica.snapshot_chunk_bytes = options_.snapshot_chunk_bytes;
   c.auto_remove_after_ticks = *options_.auto_remove_after_ticks;
   c.auto_remove_min_members = options_.min_members;
   c.initial_view = initial_view_;
   c.seed = options_.seed;
-  rsm::Recovered recovered{r.durable_paxos, r.durable_log, r.ever_started};
-  r.core = std::make_unique<rsm::Node>(c, std::move(recovered));
-  r.ever_started = true;
+  // What the runtime does at start: restore the state from the snapshot,
+  // and skip log entries it covers (compaction may not have reached the disk).
   r.machine = std::make_unique<SimKv>();
   r.applier = std::make_unique<rsm::Applier>(*r.machine);
   r.handed_out = Viewstamp{};
   r.fresh_applied.clear();
+  std::vector<rsm::LogEntry> recovered_log = r.durable_log;
+  if (r.durable_snapshot) {
+    restore_snapshot(id, *r.durable_snapshot);
+    const Viewstamp through = r.durable_snapshot->through;
+    std::erase_if(recovered_log, [&](const rsm::LogEntry& e) { return e.vs <= through; });
+  }
+  rsm::Recovered recovered{r.durable_paxos, std::move(recovered_log), r.ever_started,
+                           rsm::RecoveredSnapshots{r.durable_snapshot, r.durable_partial}};
+  r.core = std::make_unique<rsm::Node>(c, std::move(recovered));
+  r.ever_started = true;
   r.restart_at = 0;
   log("start " + id + " in view " + to_string(r.core->view()) + " with " + std::to_string(r.durable_log.size()) +
       " durable entries");
@@ -110,6 +122,10 @@ void RsmSim::drive(const NodeId& id) {
       return;
     }
     for (const View& v : ready.views_entered) on_view_entered(id, v);
+    if (ready.install) {
+      restore_snapshot(id, *ready.install);
+      ++result_.snapshots_installed;
+    }
     for (rsm::Message& m : ready.messages) send_peer(std::move(m));
     for (paxos::Message& m : ready.paxos_messages) {
       if (auto* p = std::get_if<paxos::Promise>(&m.body); p && options_.bug == RsmBug::kIgnoreLogPositions) {
@@ -122,9 +138,10 @@ void RsmSim::drive(const NodeId& id) {
       if (client == 0) continue;  // a read the simulator injected itself
       client_net_.send(ClientPacket{client, id, false, {}, n}, now_, rng_, options_.network, options_.faults);
     }
-    if (ready.truncate_after) {
+    if (ready.truncate_after && !ready.install) {
       // A node may drop only entries that never committed anywhere: every
-      // committed entry is in every later primary's log.
+      // committed entry is in every later primary's log. (Installing a
+      // snapshot replaces the whole log; the snapshot itself is checked.)
       for (const rsm::LogEntry& e : r.durable_log) {
         auto c = committed_.find(e.vs);
         if (e.vs > *ready.truncate_after && c != committed_.end() && c->second == e) {
@@ -135,26 +152,115 @@ void RsmSim::drive(const NodeId& id) {
     }
     if (ready.write_id != 0) {
       if (options_.bug == RsmBug::kAckBeforeDurable) r.core->on_durable(ready.write_id);
-      DiskBatch b{std::move(ready.paxos_writes), ready.truncate_after, std::move(ready.appends)};
+      DiskBatch b{std::move(ready.paxos_writes), std::move(ready.snapshot_pieces), std::move(ready.install),
+                  std::move(ready.save_snapshot), ready.compact_through, ready.truncate_after,
+                  std::move(ready.appends)};
       std::vector<DiskBatch> one;
       one.push_back(std::move(b));
       r.disk.issue(ready.write_id, std::move(one), now_, rng_, options_.disk_ticks_min, options_.disk_ticks_max);
     }
     for (const rsm::LogEntry& e : ready.committed) on_committed(id, e);
     for (const rsm::ReadGrant& g : ready.reads) serve_read(id, g);
+    if (ready.snapshot_due) take_snapshot(id, *ready.snapshot_due);
     check_node(id);
   }
+}
+
+std::string RsmSim::canonical_snapshot(Viewstamp through) const {
+  SimKv kv;
+  rsm::Applier replay(kv);
+  for (const auto& [vs, e] : committed_) {
+    if (vs > through) break;
+    replay.apply(e);
+  }
+  std::ostringstream out;
+  replay.write_snapshot(out);
+  return out.str();
+}
+
+void RsmSim::restore_snapshot(const NodeId& id, const rsm::SnapshotImage& image) {
+  SimReplica& r = replicas_.at(id);
+  if (image.through != Viewstamp{} && committed_.count(image.through) == 0) {
+    return fail(id + " holds a snapshot through " + to_string(image.through) + ", which never committed");
+  }
+  if (image.bytes != canonical_snapshot(image.through)) {
+    return fail(id + " holds a snapshot through " + to_string(image.through) +
+                " that differs from the state after the committed entries up to it");
+  }
+  r.machine = std::make_unique<SimKv>();
+  r.applier = std::make_unique<rsm::Applier>(*r.machine);
+  std::istringstream in(image.bytes);
+  if (Status st = r.applier->restore_snapshot(in); !st) return fail(id + " cannot restore its snapshot: " + st.error().message);
+  r.handed_out = image.through;
+  log(id + " restored the state through " + to_string(image.through));
+}
+
+void RsmSim::take_snapshot(const NodeId& id, Viewstamp through) {
+  SimReplica& r = replicas_.at(id);
+  if (!r.core) return;
+  if (r.handed_out != through) {
+    return fail(id + " was asked to snapshot through " + to_string(through) + " having applied " +
+                to_string(r.handed_out));
+  }
+  std::ostringstream out;
+  r.applier->write_snapshot(out);
+  rsm::SnapshotImage image{through, out.str()};
+  if (image.bytes != canonical_snapshot(through)) {
+    return fail(id + "'s snapshot through " + to_string(through) + " differs from the committed prefix");
+  }
+  ++result_.snapshots_taken;
+  r.core->on_snapshot_taken(std::move(image));
+}
+
+std::size_t RsmSim::durable_holders(const rsm::LogEntry& e, const std::vector<NodeId>& among) const {
+  std::size_t holders = 0;
+  for (const NodeId& m : among) {
+    const SimReplica& other = replicas_.at(m);
+    if (other.durable_snapshot && other.durable_snapshot->through >= e.vs) {
+      ++holders;
+      continue;
+    }
+    const auto& log = other.durable_log;
+    auto pos = std::lower_bound(log.begin(), log.end(), e.vs,
+                                [](const rsm::LogEntry& x, const Viewstamp& v) { return x.vs < v; });
+    holders += pos != log.end() && *pos == e ? 1 : 0;
+  }
+  return holders;
 }
 
 void RsmSim::make_durable(const NodeId& id, DiskBatch batch) {
   SimReplica& r = replicas_.at(id);
   for (const paxos::Write& w : batch.paxos_writes) r.durable_paxos.apply(w);
+  for (rsm::SnapshotPiece& p : batch.snapshot_pieces) {
+    if (p.offset == 0) {
+      r.durable_partial = std::move(p);
+    } else if (r.durable_partial && r.durable_partial->through == p.through &&
+               r.durable_partial->data.size() == p.offset) {
+      r.durable_partial->data += p.data;
+    } else {
+      return fail(id + " persisted snapshot bytes at " + std::to_string(p.offset) + " that do not follow its partial snapshot");
+    }
+  }
+  for (std::optional<rsm::SnapshotImage>* image : {&batch.install, &batch.save_snapshot}) {
+    if (!*image) continue;
+    if (r.durable_snapshot && (*image)->through <= r.durable_snapshot->through) {
+      return fail(id + " stores a snapshot through " + to_string((*image)->through) + " over one through " +
+                  to_string(r.durable_snapshot->through));
+    }
+    r.durable_snapshot = std::move(**image);
+    r.durable_partial.reset();
+  }
+  if (batch.compact_through) {
+    const Viewstamp t = *batch.compact_through;
+    std::erase_if(r.durable_log, [&](const rsm::LogEntry& e) { return e.vs <= t; });
+  }
   if (batch.truncate_after) {
     const Viewstamp t = *batch.truncate_after;
     std::erase_if(r.durable_log, [&](const rsm::LogEntry& e) { return e.vs > t; });
   }
   for (rsm::LogEntry& e : batch.appends) {
-    Viewstamp last = r.durable_log.empty() ? Viewstamp{} : r.durable_log.back().vs;
+    const Viewstamp base = r.durable_snapshot ? r.durable_snapshot->through : Viewstamp{};
+    Viewstamp last = r.durable_log.empty() ? base : r.durable_log.back().vs;
     if (!rsm::follows(last, e.vs)) {
       return fail(id + " persisted " + to_string(e.vs) + " after " + to_string(last) + " (gap in its durable log)");
     }
@@ -204,27 +310,14 @@ void RsmSim::on_committed(const NodeId& id, const rsm::LogEntry& e) {
                   " while the committed sequence ends at " + to_string(global_end) + " (divergence)");
     }
     committed_.emplace(e.vs, e);
-    // The commit rule: when an entry first commits, a majority holds it on disk.
-    std::size_t holders = 0;
-    for (const auto& [_, other] : replicas_) {
-      const auto& log = other.durable_log;
-      auto pos = std::lower_bound(log.begin(), log.end(), e.vs,
-                                  [](const rsm::LogEntry& x, const Viewstamp& v) { return x.vs < v; });
-      holders += pos != log.end() && *pos == e ? 1 : 0;
-    }
-    // The first node to hand an entry out is in the view that committed it.
+    // The commit rule: when an entry first commits, a majority of the view
+    // that committed it holds it on disk. The first node to hand an entry out
+    // is in that view.
     const View& v = r.core->view();
-    std::size_t member_holders = 0;
-    for (const NodeId& m : v.members()) {
-      const auto& log = replicas_.at(m).durable_log;
-      auto pos = std::lower_bound(log.begin(), log.end(), e.vs,
-                                  [](const rsm::LogEntry& x, const Viewstamp& vs) { return x.vs < vs; });
-      member_holders += pos != log.end() && *pos == e ? 1 : 0;
-    }
+    const std::size_t member_holders = durable_holders(e, v.members());
     if (member_holders < v.majority()) {
       return fail("entry " + to_string(e.vs) + " committed while durable on only " +
-                  std::to_string(member_holders) + " members of " + to_string(v) + " (" +
-                  std::to_string(holders) + " nodes in all)");
+                  std::to_string(member_holders) + " members of " + to_string(v));
     }
     ++result_.entries_committed;
   }

@@ -83,6 +83,8 @@ struct RsmSimOptions {
   double membership_change_per_tick = 0.005;
   std::size_t min_members = 2;              // removals stop at this size
   std::uint32_t session_idle_ticks = 0;     // 0: sessions never expire
+  std::size_t snapshot_after_entries = 15;  // compaction (0: never)
+  std::size_t snapshot_chunk_bytes = 64;    // small, so transfers take many chunks
   // The optional auto-removal policy (0: off). Unset: with faults on, on in
   // about a third of the seeds, at 150 ticks; otherwise off.
   std::optional<std::uint64_t> auto_remove_after_ticks;
@@ -100,6 +102,8 @@ struct RsmSimResult {
   std::uint64_t crashes = 0;
   std::uint64_t views_decided = 0;           // highest view any node entered, minus one
   std::uint64_t members_added = 0;
+  std::uint64_t snapshots_taken = 0;
+  std::uint64_t snapshots_installed = 0;
   std::uint64_t members_removed = 0;
   std::uint64_t reads_served = 0;            // linearizable reads answered
   std::uint64_t stale_reads_checked = 0;
@@ -186,6 +190,10 @@ class RsmSim {
  private:
   struct DiskBatch {
     std::vector<paxos::Write> paxos_writes;
+    std::vector<rsm::SnapshotPiece> snapshot_pieces;
+    std::optional<rsm::SnapshotImage> install;
+    std::optional<rsm::SnapshotImage> save_snapshot;
+    std::optional<Viewstamp> compact_through;
     std::optional<Viewstamp> truncate_after;
     std::vector<rsm::LogEntry> appends;
   };
@@ -205,6 +213,8 @@ class RsmSim {
     SimDisk<DiskBatch> disk;
     paxos::DurableState durable_paxos;
     std::vector<rsm::LogEntry> durable_log;
+    std::optional<rsm::SnapshotImage> durable_snapshot;
+    std::optional<rsm::SnapshotPiece> durable_partial;   // offset 0, every byte received
     bool ever_started = false;
     std::unique_ptr<SimKv> machine;
     std::unique_ptr<rsm::Applier> applier;
@@ -232,6 +242,11 @@ class RsmSim {
   void deliver_client_packet(const ClientPacket& p);
   void on_committed(const NodeId& id, const rsm::LogEntry& e);
   void serve_read(const NodeId& id, const rsm::ReadGrant& g);
+  void restore_snapshot(const NodeId& id, const rsm::SnapshotImage& image);
+  void take_snapshot(const NodeId& id, Viewstamp through);
+  // The KV state and sessions after applying the committed sequence through `through`.
+  std::string canonical_snapshot(Viewstamp through) const;
+  std::size_t durable_holders(const rsm::LogEntry& e, const std::vector<NodeId>& among) const;
   void stale_read_at_random_node();
   bool client_reaches(const SimReplica& r) const { return clients_reach_every_side_ || r.side == 0; }
   void on_view_entered(const NodeId& id, const View& v);
