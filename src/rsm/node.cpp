@@ -274,7 +274,9 @@ bool Node::stale_or_newer(const Message& m) {
 
 void Node::step(const Message& message) {
   if (message.to != self() || stale_or_newer(message)) return;
-  if (std::holds_alternative<Append>(message.body) && message.from == view().primary) reset_suspicion();
+  // Anything from the primary of our view shows it alive: Appends, and the
+  // snapshot chunks a lagging follower gets instead of them.
+  if (message.from == view().primary) reset_suspicion();
   replica_.step(message);
 }
 

@@ -95,8 +95,8 @@ struct Recovered {
 struct NodeReady {
   std::uint64_t write_id = 0;                 // non-zero when any write below is set
   // One synced batch, in this order: the Paxos records; snapshot_pieces (a
-  // piece at offset 0 starts a new partial snapshot); install, then
-  // save_snapshot (each becomes the snapshot, and drops any partial one);
+  // piece at offset 0 starts a new partial snapshot); install (becomes the
+  // snapshot, and drops the partial one); save_snapshot (becomes the snapshot);
   // delete log entries up to compact_through; delete those after
   // truncate_after; put appends.
   std::vector<paxos::Write> paxos_writes;

@@ -139,6 +139,7 @@ void Replica::tick() {
   }
   if (!is_primary() || frozen_ || now_ticks_ < next_heartbeat_) return;
   next_heartbeat_ = now_ticks_ + config_.heartbeat_ticks;
+  maybe_request_snapshot();  // compaction held back by a transfer may go on now
   if (read_round_open_) send_read_confirms();  // confirmations may have been lost
   for (auto& [id, f] : followers_) {
     // A backup that acknowledged nothing new for a while lost messages or
@@ -432,8 +433,18 @@ void Replica::set_commit(Viewstamp commit) {
   maybe_request_snapshot();
 }
 
+bool Replica::snapshot_transfer_active() const {
+  if (!is_primary()) return false;
+  for (const auto& [_, f] : followers_) {
+    if (f.snapshot_through != Viewstamp{} && now_ticks_ - f.last_progress_tick < 10 * std::uint64_t{config_.resend_ticks}) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void Replica::maybe_request_snapshot() {
-  if (config_.snapshot_after_entries == 0 || snapshot_requested_) return;
+  if (config_.snapshot_after_entries == 0 || snapshot_requested_ || snapshot_transfer_active()) return;
   const auto since = static_cast<std::size_t>(std::distance(log_.cbegin(), after(handed_out_)));
   if (since < config_.snapshot_after_entries) return;
   snapshot_requested_ = true;
@@ -442,7 +453,7 @@ void Replica::maybe_request_snapshot() {
 
 void Replica::on_snapshot_taken(SnapshotImage image) {
   snapshot_requested_ = false;
-  if (image.through <= snapshot_through_ || image.through > handed_out_) return;
+  if (image.through <= snapshot_through_ || image.through > handed_out_ || snapshot_transfer_active()) return;
   log_.erase(log_.begin(), after(image.through));
   snapshot_through_ = image.through;
   snapshot_ = std::move(image.bytes);
@@ -537,12 +548,22 @@ void Replica::on_snapshot_chunk(const NodeId& from, const SnapshotChunk& c) {
 
 void Replica::install_snapshot() {
   const Viewstamp through = incoming_->through;
-  // The snapshot replaces our state and our whole log: it is committed
-  // state, newer than anything we had committed, and the primary sends what
-  // follows it.
-  log_.clear();
-  appends_.clear();
-  truncate_after_ = Viewstamp{};
+  // The snapshot replaces our state and the log up to it. Entries after it
+  // stay if our log holds `through` itself: they may be durable copies that
+  // an earlier view counted towards a commit, so dropping them could leave a
+  // committed op on less than a majority (the simulator found that); the
+  // primary's Appends will replace any that differ from its log. If our log
+  // does not reach `through`, nothing after it can be in it.
+  if (index_after(through)) {
+    log_.erase(log_.begin(), after(through));
+    compact_through_ = through;
+  } else {
+    log_.clear();
+    truncate_after_ = Viewstamp{};
+    durable_ = std::min(durable_, through);
+    for (auto& [_, batch_end] : batch_last_) batch_end = std::min(batch_end, through);
+  }
+  std::erase_if(appends_, [&](const LogEntry& e) { return e.vs <= through; });
   std::erase_if(committed_, [&](const LogEntry& e) { return e.vs <= through; });
   snapshot_through_ = through;
   snapshot_ = std::move(incoming_->data);
@@ -550,14 +571,11 @@ void Replica::install_snapshot() {
   incoming_.reset();
   install_ = SnapshotImage{through, snapshot_};
   save_snapshot_.reset();  // an older one of our own: the install supersedes it
-  compact_through_.reset();
   snapshot_due_.reset();
   snapshot_requested_ = false;
   commit_ = std::max(commit_, through);
   handed_out_ = std::max(handed_out_, through);
   matched_ = std::max(matched_, through);
-  durable_ = std::min(durable_, through);
-  for (auto& [_, batch_end] : batch_last_) batch_end = std::min(batch_end, through);
   gate_.note_write();
   batch_last_.emplace_back(gate_.current_tag(), through);
 }

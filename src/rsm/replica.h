@@ -57,7 +57,9 @@
 //   snapshot instead, in checksummed chunks, one in flight at a time; its
 //   acks say how much it holds durably, so the transfer resumes where it
 //   stopped. A complete snapshot whose checksum matches is installed
-//   (Ready::install): it replaces the follower's state and log.
+//   (Ready::install): it replaces the follower's state and log. The primary
+//   does not compact while a transfer progresses (a stalled one stops
+//   counting after 10 * resend_ticks).
 //
 // Not yet here: serving snapshots from a backup rather than the primary, and
 // streaming them from storage rather than memory.
@@ -118,8 +120,9 @@ struct RecoveredSnapshots {
 struct Ready {
   std::uint64_t write_id = 0;          // non-zero when any write below is set
   // Persist in one synced batch, then on_durable(write_id), in this order:
-  // snapshot_pieces (offset 0 starts a new partial snapshot), install or
-  // save_snapshot (becomes the snapshot; drops any partial one),
+  // snapshot_pieces (offset 0 starts a new partial snapshot), install
+  // (becomes the snapshot; drops the partial one), save_snapshot (becomes
+  // the snapshot),
   // compact_through (delete entries up to it), truncate_after (delete
   // entries after it), appends.
   std::vector<SnapshotPiece> snapshot_pieces;
@@ -219,6 +222,11 @@ class Replica {
   void install_snapshot();
   void ack_snapshot(const NodeId& to, Viewstamp through, std::uint64_t received, bool installed);
   void maybe_request_snapshot();
+  // A snapshot transfer that made progress lately. The primary does not
+  // compact meanwhile: a newer snapshot would restart the transfer (which,
+  // with a busy log, might then never finish), and the entries after the
+  // snapshot in transfer must still be there when it is installed.
+  bool snapshot_transfer_active() const;
   void on_read_confirm_ack(const NodeId& from, const ReadConfirmAck& c);
 
   // A confirmation round may start: reads wait, none is in flight, and the

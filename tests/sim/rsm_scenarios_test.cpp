@@ -4,8 +4,7 @@
 // Every scenario ends by healing, settling and checking the client history
 // for linearizability; the simulator checks its invariants after every event.
 //
-// Not here yet: state transfer by snapshot (joiners replay the log until
-// compaction lands) and T8 (the lock service).
+// Not here yet: T8 (the lock service).
 
 #include <gtest/gtest.h>
 
@@ -37,6 +36,17 @@ bool serving_primary_other_than(const RsmSim& sim, const NodeId& old) {
 }
 
 std::uint64_t completed(const RsmSim& sim) { return sim.result().ops_completed; }
+
+// Every member of the newest view is up and in it, and `id` is one of them.
+bool is_member_everywhere(const RsmSim& sim, const NodeId& id) {
+  std::optional<NodeId> p = sim.current_primary();
+  if (!p || !sim.core(*p).view().contains(id) || sim.core(*p).frozen()) return false;
+  for (const NodeId& m : sim.core(*p).view().members()) {
+    if (!sim.is_up(m) || sim.core(m).view() != sim.core(*p).view()) return false;
+  }
+  return true;
+}
+
 
 void finish(RsmSim& sim) {
   EXPECT_TRUE(sim.heal_and_settle()) << sim.violation().value_or("");
@@ -310,6 +320,76 @@ TEST(RsmScenario, T16_IsolatedPrimaryCommitsNothing_MajorityServes_OldPrimarySte
   finish(sim);
 }
 
+// ---- State transfer --------------------------------------------------------------
+
+// A node added after the others compacted their logs receives the state as a
+// snapshot in many chunks, while clients keep committing; then it is a
+// member with the same data.
+TEST(RsmScenario, LearnerJoinsAfterCompaction_ReceivesTheSnapshotWhileClientsCommit) {
+  RsmSimOptions o = quiet(4);
+  o.initial_members = 3;
+  o.snapshot_after_entries = 20;
+  o.snapshot_chunk_bytes = 16;
+  RsmSim sim(o);
+  sim.crash("n4");
+  sim.run_for(400);
+  ASSERT_TRUE(sim.durable_snapshot("n1")) << "the primary never compacted";
+  ASSERT_GT(sim.durable_snapshot("n1")->bytes.size(), 8 * o.snapshot_chunk_bytes);
+  sim.restart("n4");
+  ASSERT_TRUE(sim.request_add("n1", "n4").ok());
+  const std::uint64_t before = completed(sim);
+  ASSERT_TRUE(sim.run_until(600, [&] { return is_member_everywhere(sim, "n4"); })) << sim.violation().value_or("");
+  EXPECT_GT(completed(sim), before + 10) << "clients stalled during the transfer";
+  EXPECT_GT(sim.result().snapshots_installed, 0u);
+  EXPECT_TRUE(sim.durable_snapshot("n4")) << "n4 caught up without the snapshot";
+  finish(sim);
+  EXPECT_EQ(sim.kv_data("n4"), sim.kv_data("n1"));
+}
+
+// A transfer cut by the receiver's crash resumes from the bytes it had
+// persisted, not from the start.
+TEST(RsmScenario, SnapshotTransferResumesAfterTheReceiverRestarts) {
+  RsmSimOptions o = quiet(4);
+  o.initial_members = 3;
+  o.snapshot_after_entries = 20;
+  o.snapshot_chunk_bytes = 16;
+  RsmSim sim(o);
+  sim.crash("n4");
+  sim.run_for(400);
+  ASSERT_TRUE(sim.durable_snapshot("n1"));
+  sim.restart("n4");
+  ASSERT_TRUE(sim.request_add("n1", "n4").ok());
+  // Crash n4 once it holds part of the snapshot durably.
+  ASSERT_TRUE(sim.run_until(300, [&] {
+    const auto& partial = sim.durable_partial("n4");
+    return partial && partial->data.size() >= 8 * o.snapshot_chunk_bytes;
+  })) << sim.violation().value_or("no partial snapshot");
+  const std::size_t held = sim.durable_partial("n4")->data.size();
+  sim.crash("n4");
+  sim.run_for(30);
+  sim.restart("n4");
+  ASSERT_TRUE(sim.durable_partial("n4")) << "the partial snapshot did not survive the crash";
+  EXPECT_GE(sim.durable_partial("n4")->data.size(), held);
+  ASSERT_TRUE(sim.run_until(600, [&] { return is_member_everywhere(sim, "n4"); })) << sim.violation().value_or("");
+  finish(sim);
+  EXPECT_EQ(sim.kv_data("n4"), sim.kv_data("n1"));
+}
+
+// A node restarting from a snapshot and the log after it recovers its state
+// without replaying what the snapshot covers.
+TEST(RsmScenario, BackupRestartsFromItsSnapshotAndLog) {
+  RsmSimOptions o = quiet(3);
+  o.snapshot_after_entries = 20;
+  RsmSim sim(o);
+  sim.run_for(400);
+  ASSERT_TRUE(sim.durable_snapshot("n2"));
+  sim.crash("n2");
+  sim.restart("n2");
+  EXPECT_EQ(sim.core("n2").replica().snapshot_through(), sim.durable_snapshot("n2")->through);
+  finish(sim);
+  EXPECT_EQ(sim.kv_data("n2"), sim.kv_data("n1"));
+}
+
 // ---- Sessions ----------------------------------------------------------------
 
 // An idle session expires through an entry the primary orders, the same way
@@ -339,15 +419,6 @@ TEST(RsmScenario, IdleSessionExpiresEverywhere_ItsNextRequestIsRefused) {
 }
 
 // ---- Membership ------------------------------------------------------------
-
-bool is_member_everywhere(const RsmSim& sim, const NodeId& id) {
-  std::optional<NodeId> p = sim.current_primary();
-  if (!p || !sim.core(*p).view().contains(id) || sim.core(*p).frozen()) return false;
-  for (const NodeId& m : sim.core(*p).view().members()) {
-    if (!sim.is_up(m) || sim.core(m).view() != sim.core(*p).view()) return false;
-  }
-  return true;
-}
 
 // T0: n1 alone in view 1, then n2 and n3 join through the admin request,
 // each first as a learner. Every node's durable view history is exactly

@@ -247,8 +247,10 @@ void RsmSim::make_durable(const NodeId& id, DiskBatch batch) {
       return fail(id + " stores a snapshot through " + to_string((*image)->through) + " over one through " +
                   to_string(r.durable_snapshot->through));
     }
+    // An install consumes the partial snapshot; a snapshot of our own leaves
+    // a transfer in progress alone (the core tells the sender it is done).
+    if (image == &batch.install) r.durable_partial.reset();
     r.durable_snapshot = std::move(**image);
-    r.durable_partial.reset();
   }
   if (batch.compact_through) {
     const Viewstamp t = *batch.compact_through;

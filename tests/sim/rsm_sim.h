@@ -176,6 +176,13 @@ class RsmSim {
   void resend_current(std::uint64_t client, const NodeId& node);
   // True once the client was told its session expired (its op's outcome is unknown).
   bool told_expired(std::uint64_t client) const { return clients_.at(client - 1).told_expired; }
+  // The snapshot a node has on disk, and the part of one it is receiving.
+  const std::optional<rsm::SnapshotImage>& durable_snapshot(const NodeId& id) const {
+    return replicas_.at(id).durable_snapshot;
+  }
+  const std::optional<rsm::SnapshotPiece>& durable_partial(const NodeId& id) const {
+    return replicas_.at(id).durable_partial;
+  }
   // The state machine's data on a node (up).
   const std::map<std::string, std::string>& kv_data(const NodeId& id) const { return replicas_.at(id).machine->data(); }
   // Linearizable reads each node has served so far.
