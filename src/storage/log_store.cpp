@@ -136,7 +136,15 @@ Status LogStore::add_to(Batch& batch, std::optional<Viewstamp> truncate_after,
   return Status::Ok();
 }
 
-Result<std::vector<rsm::LogEntry>> LogStore::load_log() const {
+void LogStore::add_compaction(Batch& batch, Viewstamp through) const {
+  // Every log key sorts before the key of `through` with a 0 byte added
+  // exactly when it is at or below `through` (see add_to).
+  Bytes end = key_of(through);
+  end.push_back('\0');
+  batch.del_range(Family::kLog, Bytes(), end);
+}
+
+Result<std::vector<rsm::LogEntry>> LogStore::load_log(Viewstamp skip_through) const {
   std::vector<rsm::LogEntry> log;
   std::optional<Error> failure;
   Status scanned = store_.scan(Family::kLog, "", [&](BytesView key, BytesView value) {
@@ -145,6 +153,7 @@ Result<std::vector<rsm::LogEntry>> LogStore::load_log() const {
       failure = e.error();
       return false;
     }
+    if (e->vs <= skip_through) return true;
     if (!log.empty() && !follows(log.back().vs, e->vs)) {
       failure = Error{"log entry " + to_string(e->vs) + " in data dir " + store_.dir() +
                       " is stored next after " + to_string(log.back().vs) +

@@ -41,12 +41,19 @@ class LogStore {
   Status add_to(Batch& batch, std::optional<Viewstamp> truncate_after,
                 std::span<const rsm::LogEntry> appends) const;
 
+  // Adds the deletion of every entry at or below `through` (compaction: a
+  // snapshot through it holds what they did) to `batch`.
+  void add_compaction(Batch& batch, Viewstamp through) const;
+
   // Every entry, in viewstamp order. Fails, naming the key, on an entry whose
   // checksum does not match, that does not decode, whose viewstamp is not its
   // key's, or that does not follow the entry before it (a gap: entries are
   // missing): a node must not vote or serve with a log it cannot trust. The
   // first entry may be any viewstamp (a compacted log starts past seq 1).
-  Result<std::vector<rsm::LogEntry>> load_log() const;
+  // Entries at or below `skip_through` (a snapshot holds them; compaction
+  // deletes them) are checked like the others but neither returned nor
+  // checked for continuity.
+  Result<std::vector<rsm::LogEntry>> load_log(Viewstamp skip_through = {}) const;
 
  private:
   Store& store_;

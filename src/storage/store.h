@@ -22,7 +22,7 @@ namespace synod::storage {
 enum class Family {
   kPaxos,  // acceptor state, decided values, proposer round
   kLog,    // op log
-  kState,  // state machine data
+  kState,  // the snapshot and a partial one being received (snapshot_store.h)
   kMeta,   // the dir's identity: node id, cluster id, format version
 };
 

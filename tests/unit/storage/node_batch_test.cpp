@@ -55,8 +55,9 @@ TEST(NodeBatch, PaxosRecordsAndLogChangesAreBothThereAfterReopen) {
   {
     auto store = open_ok(tmp.path());
     ASSERT_TRUE(store);
-    persist_ok(*store, NodeBatch{{}, std::nullopt, old_log});
-    persist_ok(*store, NodeBatch{writes, Viewstamp{1, 1}, appends});
+    persist_ok(*store, NodeBatch{.appends = old_log});
+    persist_ok(*store,
+               NodeBatch{.paxos = writes, .truncate_after = Viewstamp{1, 1}, .appends = appends});
   }
   auto store = open_ok(tmp.path());
   ASSERT_TRUE(store);
@@ -74,8 +75,8 @@ TEST(NodeBatch, PaxosOnlyAndLogOnlyBatchesWork) {
   ASSERT_TRUE(store);
   const std::vector<paxos::Write> writes = some_paxos_writes();
   const std::vector<rsm::LogEntry> appends = {entry(1, 1)};
-  persist_ok(*store, NodeBatch{writes, std::nullopt, {}});
-  persist_ok(*store, NodeBatch{{}, std::nullopt, appends});
+  persist_ok(*store, NodeBatch{.paxos = writes});
+  persist_ok(*store, NodeBatch{.appends = appends});
   persist_ok(*store, NodeBatch{});  // nothing at all
   EXPECT_EQ(PaxosStore(*store).load().value(), folded(writes));
   EXPECT_EQ(LogStore(*store).load_log().value(), appends);
@@ -87,8 +88,8 @@ TEST(NodeBatch, RoundNeverGoesDown) {
   ASSERT_TRUE(store);
   const std::vector<paxos::Write> high = {paxos::RoundRecord{9}};
   const std::vector<paxos::Write> low = {paxos::RoundRecord{3}};
-  persist_ok(*store, NodeBatch{high, std::nullopt, {}});
-  persist_ok(*store, NodeBatch{low, std::nullopt, {}});
+  persist_ok(*store, NodeBatch{.paxos = high});
+  persist_ok(*store, NodeBatch{.paxos = low});
   EXPECT_EQ(PaxosStore(*store).load().value().round, 9u);
 }
 
@@ -98,7 +99,8 @@ TEST(NodeBatch, RefusedLogPartWritesNoPaxosRecordEither) {
   ASSERT_TRUE(store);
   const std::vector<paxos::Write> writes = some_paxos_writes();
   const std::vector<rsm::LogEntry> gap = {entry(1, 1), entry(1, 3)};
-  Status s = persist(*store, NodeBatch{writes, Viewstamp{}, gap});
+  Status s =
+      persist(*store, NodeBatch{.paxos = writes, .truncate_after = Viewstamp{}, .appends = gap});
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("(1,3)"), std::string::npos) << s.error().message;
   EXPECT_EQ(PaxosStore(*store).load().value(), paxos::DurableState{});
