@@ -34,6 +34,8 @@ enum class MessageType : std::uint16_t {
   kRsmReadConfirmAck,
   kRsmSnapshotChunk,
   kRsmSnapshotAck,
+  kRsmRebuildRequest,
+  kRsmRebuildDone,
 };
 
 // Which decoder a frame's type belongs to (false for unknown types).
@@ -43,7 +45,7 @@ constexpr bool is_paxos_type(std::uint16_t type) {
 }
 constexpr bool is_rsm_type(std::uint16_t type) {
   return type >= static_cast<std::uint16_t>(MessageType::kRsmAppend) &&
-         type <= static_cast<std::uint16_t>(MessageType::kRsmSnapshotAck);
+         type <= static_cast<std::uint16_t>(MessageType::kRsmRebuildDone);
 }
 
 // What one rsm::Append may carry. The decoder refuses more (the entry count

@@ -303,6 +303,16 @@ void serialize(Archive& ar, synod::rsm::SnapshotAck& m, unsigned /*version*/) {
   ar& m.vid& m.through& m.received& m.installed;
 }
 
+template <class Archive>
+void serialize(Archive& ar, synod::rsm::RebuildRequest& m, unsigned /*version*/) {
+  ar& m.vid;
+}
+
+template <class Archive>
+void serialize(Archive& ar, synod::rsm::RebuildDone& m, unsigned /*version*/) {
+  ar& m.vid;
+}
+
 // Durable Paxos records.
 
 template <class Archive>
@@ -351,6 +361,8 @@ SYNOD_PLAIN_SERIALIZABLE(synod::rsm::ReadConfirm)
 SYNOD_PLAIN_SERIALIZABLE(synod::rsm::ReadConfirmAck)
 SYNOD_PLAIN_SERIALIZABLE(synod::rsm::SnapshotChunk)
 SYNOD_PLAIN_SERIALIZABLE(synod::rsm::SnapshotAck)
+SYNOD_PLAIN_SERIALIZABLE(synod::rsm::RebuildRequest)
+SYNOD_PLAIN_SERIALIZABLE(synod::rsm::RebuildDone)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::AcceptorState)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::AcceptorRecord)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::DecidedRecord)

@@ -131,6 +131,7 @@ void Node::handle(const Message& m) {
 
 void Node::on_prepare(const NodeId& from, const Prepare& p) {
   if (p.instance <= 1) return;  // view 1 is configuration, never proposed
+  if (!votes_for(p.instance) && decided_.count(p.instance) == 0) return;
   if (auto it = decided_.find(p.instance); it != decided_.end()) {
     send(from, Decided{p.instance, it->second});
     return;
@@ -152,6 +153,7 @@ void Node::on_prepare(const NodeId& from, const Prepare& p) {
 
 void Node::on_accept(const NodeId& from, const Accept& a) {
   if (a.instance <= 1 || a.value.vid != a.instance || !a.value.validate().ok()) return;
+  if (!votes_for(a.instance) && decided_.count(a.instance) == 0) return;
   if (auto it = decided_.find(a.instance); it != decided_.end()) {
     send(from, Decided{a.instance, it->second});
     return;

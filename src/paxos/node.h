@@ -80,6 +80,14 @@ class Node {
   // (its members are this instance's acceptors), or when the value is invalid.
   // A value accepted earlier by others may win instead: that is Paxos.
   Status propose(Instance instance, View value, ChooseValue choose = {});
+  // A node whose acceptor state was lost (found corrupt) must not answer
+  // Prepares or Accepts until it is a member again through a view decided
+  // after the loss: an empty n_p could promise below what it had promised.
+  // It still learns decisions. Voting resumes for instances after
+  // `from_instance` (the view that re-admitted it).
+  void stop_voting() { votes_after_ = kNeverVote; }
+  void vote_after(Instance from_instance) { votes_after_ = from_instance; }
+  bool votes_for(Instance instance) const { return instance > votes_after_; }
   // The host's op log ends here; promises report it (see Promise).
   void set_log_position(Viewstamp last) { log_position_ = last; }
   // The highest number this node promised for `instance` (zero if none). The
@@ -147,6 +155,8 @@ class Node {
   // that are gone) must still find the decisions made without it.
   std::set<NodeId> known_nodes_;
 
+  static constexpr Instance kNeverVote = ~Instance{0};
+  Instance votes_after_ = 0;
   Viewstamp log_position_;
   std::uint64_t round_ = 0;                       // highest round used or seen
   std::optional<Proposal> proposal_;

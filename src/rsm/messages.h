@@ -109,7 +109,23 @@ struct SnapshotAck {
   auto operator<=>(const SnapshotAck&) const = default;
 };
 
-using Body = std::variant<Append, AppendAck, AppendGap, ReadConfirm, ReadConfirmAck, SnapshotChunk, SnapshotAck>;
+// Member -> primary: "my state was found corrupt and I started over empty;
+// remove me and add me again". Sent until it happens.
+struct RebuildRequest {
+  ViewId vid = 0;
+  auto operator<=>(const RebuildRequest&) const = default;
+};
+
+// Primary -> rebuilt member: "view `vid`, decided after your removal, added
+// you back: you may vote in the instances after it". A node that lost its
+// state cannot tell on its own which views came after the loss.
+struct RebuildDone {
+  ViewId vid = 0;
+  auto operator<=>(const RebuildDone&) const = default;
+};
+
+using Body = std::variant<Append, AppendAck, AppendGap, ReadConfirm, ReadConfirmAck, SnapshotChunk, SnapshotAck,
+                          RebuildRequest, RebuildDone>;
 
 struct Message {
   NodeId from;

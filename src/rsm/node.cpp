@@ -74,6 +74,13 @@ Node::Node(NodeConfig config, Recovered recovered)
       rng_state_(seed_for(config_.seed, config_.replica.self)) {
   assert(config_.primary_timeout_ticks > 0 && config_.view_change_timeout_ticks > 0);
   reset_suspicion();
+  if (recovered.votes_after == kRebuilding) {
+    rebuilding_ = true;
+    paxos_.stop_voting();
+    replica_.set_non_voting(true);
+  } else {
+    paxos_.vote_after(recovered.votes_after);
+  }
   if (recovered.restarted && replica_.is_primary()) {
     // We may have handed out viewstamps that a crash took from our disk but
     // not from the backups'; ordering again in this view could reuse them.
@@ -104,6 +111,7 @@ void Node::update_freeze() {
 }
 
 void Node::start_view_change() {
+  if (rebuilding_) return;  // our proposer round was lost with our state
   // Wanted: the same view, one id later; the chooser moves the primary to
   // whoever holds the highest viewstamp, and an accepted value overrides both.
   const View& current = view();
@@ -114,6 +122,7 @@ void Node::start_view_change() {
 }
 
 void Node::propose_view(View wanted, std::map<NodeId, Viewstamp> known) {
+  if (rebuilding_) return;
   paxos_.set_log_position(replica_.last());
   const ViewId vid = wanted.vid;
   // Fails harmlessly when already proposing or when the instance is decided
@@ -160,22 +169,36 @@ Status Node::cancel_add(const NodeId& id) {
   return Status::Ok();
 }
 
+std::size_t Node::live_members(const std::vector<NodeId>& members) const {
+  std::size_t live = 0;
+  for (const NodeId& m : members) {
+    if (rebuilding_members_.count(m) != 0) continue;  // answers, but cannot vote
+    std::optional<std::uint64_t> silent = replica_.follower_silent_ticks(m);
+    live += m == self() || (silent && *silent < config_.primary_timeout_ticks) ? 1 : 0;
+  }
+  return live;
+}
+
 Status Node::request_remove(const NodeId& id) {
   if (Status s = check_can_change_membership(); !s) return s;
   if (!view().contains(id)) return Error{id + " is not a member of view " + to_string(view())};
   if (view().size() == 1) return Error{"cannot remove " + id + ": it is the only member"};
+  // Like etcd's strict reconfiguration check: refuse a removal after which
+  // the members we hear from would not be a majority of the next view.
+  std::vector<NodeId> remaining = view().members();
+  std::erase(remaining, id);
+  const std::size_t live = live_members(remaining);
+  const std::size_t majority = remaining.size() / 2 + 1;
+  if (live < majority) {
+    return Error{"refusing to remove " + id + ": of the " + std::to_string(remaining.size()) +
+                 " members left, only " + std::to_string(live) + " answer, fewer than the majority of " +
+                 std::to_string(majority) + " the next view would need; bring members back first"};
+  }
   pending_change_ = MembershipChange{MembershipChange::Kind::kRemove, id, false};
+  pending_since_ = now_ticks_;
   if (id == self()) {
-    // Hand the role to the backup that is furthest along, once it holds
-    // everything we have: stop ordering so that it can get there.
-    std::optional<std::size_t> best_lag;
-    for (const NodeId& b : view().backups) {
-      std::optional<std::size_t> lag = replica_.follower_lag_entries(b);
-      if (lag && (!best_lag || *lag < *best_lag)) {
-        best_lag = lag;
-        handover_to_ = b;
-      }
-    }
+    // Hand the role to a backup once it holds everything we have: stop
+    // ordering so that one can get there.
     replica_.set_ordering_paused(true);
   }
   advance_membership_change();
@@ -195,16 +218,44 @@ void Node::advance_membership_change() {
     members.push_back(id);
   } else {
     if (id == self()) {
-      // The successor must hold our whole log before the view names it.
-      if (replica_.follower_lag_entries(handover_to_) != std::optional<std::size_t>{0}) return;
-      primary = handover_to_;
+      // The successor is whichever backup first holds our whole log (the
+      // first we picked may stop answering). None within the timeout: give
+      // up, order again, and let the admin retry.
+      std::optional<NodeId> successor;
+      for (const NodeId& b : v.backups) {
+        if (replica_.follower_lag_entries(b) == std::optional<std::size_t>{0}) {
+          successor = b;
+          break;
+        }
+      }
+      if (!successor) {
+        if (now_ticks_ - pending_since_ >= config_.handover_timeout_ticks) {
+          pending_change_.reset();
+          replica_.set_ordering_paused(false);
+        }
+        return;
+      }
+      primary = *successor;
       // It acknowledged our whole log as durable, and we order nothing more:
       // it holds every committed op even if its promise comes too late.
-      known[handover_to_] = replica_.last();
+      known[primary] = replica_.last();
     }
     std::erase(members, id);
+    // Members may have stopped answering since the request: do not propose a
+    // view that could not commit; wait, then give up.
+    if (live_members(members) < members.size() / 2 + 1) {
+      if (now_ticks_ - pending_since_ >= config_.handover_timeout_ticks) {
+        pending_change_.reset();
+        replica_.set_ordering_paused(false);
+      }
+      return;
+    }
   }
   std::erase(members, primary);
+  // Our own position, durable, for when our promise is not among the first
+  // majority: without it the chooser might move the primary role to a tied
+  // backup, or keep a member being removed.
+  known.emplace(self(), replica_.durable());
   Result<View> wanted = View::make(v.vid + 1, primary, std::move(members));
   if (!wanted.ok()) {
     pending_change_.reset();
@@ -231,10 +282,42 @@ void Node::tick() {
   }
   apply_auto_removal();
   advance_membership_change();
+  if (rebuilding_ && view().contains(self()) && !is_primary() && now_ticks_ >= next_rebuild_request_at_) {
+    next_rebuild_request_at_ = now_ticks_ + config_.rebuild_request_ticks;
+    staged_.messages.push_back(Message{self(), view().primary, RebuildRequest{view().vid}});
+  }
+}
+
+void Node::on_rebuild_request(const NodeId& from) {
+  // Remove it, then watch it as a learner and add it back once it answers
+  // (the same path as auto-removal's re-add). Busy now: it asks again.
+  if (!is_primary() || !view().contains(from) || from == self()) return;
+  if (auto it = readmitted_.find(from); it != readmitted_.end()) {
+    staged_.messages.push_back(Message{self(), from, RebuildDone{it->second}});
+    return;
+  }
+  rebuilding_members_.insert(from);
+  replica_.forget_progress(from);
+  if (request_remove(from).ok()) {
+    auto_removed_.insert(from);
+    removed_for_rebuild_.insert(from);
+  }
+}
+
+void Node::on_rebuild_done(const NodeId& from, const RebuildDone& done) {
+  // Only our primary's word, and only for a view we are in and have entered.
+  if (!rebuilding_ || from != view().primary || done.vid > view().vid) return;
+  std::optional<View> readmitting = paxos_.decision(done.vid);
+  if (!readmitting || !readmitting->contains(self())) return;
+  rebuilding_ = false;
+  paxos_.vote_after(done.vid);
+  replica_.set_non_voting(false);
+  staged_.votes_after = done.vid;
+  promise_gate_.note_write();
 }
 
 void Node::apply_auto_removal() {
-  if (config_.auto_remove_after_ticks == 0 || !is_primary() || frozen()) return;
+  if (!is_primary() || frozen()) return;
   for (const NodeId& id : auto_removed_) {
     if (view().contains(id)) continue;
     replica_.add_learner(id);  // watch it; no-op if already watched
@@ -244,7 +327,10 @@ void Node::apply_auto_removal() {
       return;
     }
   }
-  if (view().size() <= config_.auto_remove_min_members || !check_can_change_membership().ok()) return;
+  if (config_.auto_remove_after_ticks == 0 || view().size() <= config_.auto_remove_min_members ||
+      !check_can_change_membership().ok()) {
+    return;
+  }
   for (const NodeId& b : view().backups) {
     std::optional<std::uint64_t> silent = replica_.follower_silent_ticks(b);
     if (silent && *silent >= config_.auto_remove_after_ticks && request_remove(b).ok()) {
@@ -277,6 +363,8 @@ void Node::step(const Message& message) {
   // Anything from the primary of our view shows it alive: Appends, and the
   // snapshot chunks a lagging follower gets instead of them.
   if (message.from == view().primary) reset_suspicion();
+  if (std::holds_alternative<RebuildRequest>(message.body)) return on_rebuild_request(message.from);
+  if (const auto* done = std::get_if<RebuildDone>(&message.body)) return on_rebuild_done(message.from, *done);
   replica_.step(message);
 }
 
@@ -297,12 +385,29 @@ void Node::enter_view(const View& next) {
   // View `next` begins here: Paxos delivered its decision durably, so a
   // restart finds us in it. From now on only messages of `next` count.
   assert(next.vid == view().vid + 1);
-  replica_.enter_view(next);
-  recovering_ = false;
+  // A node rebuilding lost state never serves as primary: a view learned
+  // again after the wipe may name it, and its empty log would be taken for
+  // the cluster's (its Appends would make backups drop committed entries).
+  // It enters frozen and waits for the others to move past it.
+  recovering_ = rebuilding_ && next.primary == self();
+  replica_.enter_view(next, recovering_);
+  // Members removed to be rebuilt and now back: the view that re-added them
+  // is what they may vote after.
+  for (auto it = removed_for_rebuild_.begin(); it != removed_for_rebuild_.end();) {
+    if (next.contains(*it)) {
+      readmitted_[*it] = next.vid;
+      it = removed_for_rebuild_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   // A change in progress ends with any new view: it is in it, or it was
   // overtaken (a failover) and the admin retries.
   pending_change_.reset();
-  handover_to_.clear();
+  pending_since_ = 0;
+  // Members that asked to be rebuilt and are no longer in the view are done
+  // with (they come back through the learner path as voters).
+  std::erase_if(rebuilding_members_, [&](const NodeId& m) { return !next.contains(m); });
   reset_suspicion();
   update_freeze();
   staged_.views_entered.push_back(next);

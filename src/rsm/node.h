@@ -43,11 +43,19 @@
 //     view that includes it. A learner that never catches up never enters,
 //     and the add can be cancelled until the proposal starts.
 //   - remove a backup: the primary proposes the view without it.
-//   - remove the primary: it stops ordering, waits until its most up-to-date
-//     backup holds its whole log, and proposes the view without itself with
-//     that backup as primary.
+//   - remove the primary: it stops ordering, waits until a backup holds its
+//     whole log, and proposes the view without itself with that backup as
+//     primary; if none does within handover_timeout_ticks, it gives up and
+//     orders again.
 //   The chooser keeps all of this safe: whatever was wanted, the promiser
 //   with the highest last viewstamp becomes primary (see choose_view).
+// - Rebuild: a node whose state was found corrupt starts over empty and
+//   does not vote (its promises are gone) nor propose (its round is gone)
+//   until it is a member again through a view decided after it was removed:
+//   it asks its primary (RebuildRequest) to remove it and add it back; the
+//   primary re-adds it through the learner path once it answers, and then
+//   tells it the view that did (RebuildDone): only the primary can know that
+//   this view came after the loss (a wiped node re-learns old views too).
 // - Stale senders: a message of an older view is answered with the current
 //   view as a Paxos Decided, which the sender learns from; a message of a
 //   newer view makes this node catch up on decisions.
@@ -78,10 +86,18 @@ struct NodeConfig {
   // re-adds it through the learner path once it answers again.
   std::uint64_t auto_remove_after_ticks = 0;
   std::size_t auto_remove_min_members = 2;
+  std::uint32_t rebuild_request_ticks = 20;   // how often a rebuilding member asks to be re-added
+  // A pending removal gives up (and a primary removing itself orders again)
+  // when no backup holds the whole log, or the members left stop being a
+  // live majority, for this long after the request.
+  std::uint64_t handover_timeout_ticks = 200;
   paxos::Config paxos;                        // tuning only: self, initial_view, seed are set here
 };
 
 // What a node recovers from its disk.
+// Recovered::votes_after for a node that lost its state and must not vote.
+inline constexpr Instance kRebuilding = ~Instance{0};
+
 struct Recovered {
   paxos::DurableState paxos;
   std::vector<LogEntry> log;                  // in viewstamp order, after the snapshot
@@ -90,13 +106,18 @@ struct Recovered {
   // its old view again.
   bool restarted = false;
   RecoveredSnapshots snapshots = {};          // the host restored its state from snapshots.current
+  // The node votes in Paxos instances after this one: 0 normally,
+  // kRebuilding after its state was found corrupt and wiped (the host
+  // persists that before starting it), then the view that re-admitted it.
+  Instance votes_after = 0;
 };
 
 struct NodeReady {
   std::uint64_t write_id = 0;                 // non-zero when any write below is set
-  // One synced batch, in this order: the Paxos records; snapshot_pieces (a
-  // piece at offset 0 starts a new partial snapshot); install (becomes the
-  // snapshot, and drops the partial one); save_snapshot (becomes the snapshot);
+  // One synced batch, in this order: the Paxos records; install (becomes the
+  // snapshot, and drops the partial one); snapshot_pieces (those of the
+  // installed snapshot are skipped; a piece at offset 0 starts a new partial
+  // snapshot); save_snapshot (becomes the snapshot, leaves the partial);
   // delete log entries up to compact_through; delete those after
   // truncate_after; put appends.
   std::vector<paxos::Write> paxos_writes;
@@ -115,6 +136,7 @@ struct NodeReady {
   // snapshot to on_snapshot_taken() (the next batch stores it).
   std::optional<Viewstamp> snapshot_due;
   std::vector<View> views_entered;            // in order, for the host's information
+  std::optional<Instance> votes_after;        // persist with the batch: see Recovered::votes_after
 };
 
 // A membership change in progress at the primary.
@@ -161,6 +183,8 @@ class Node {
   // True while this node takes no part in its view: it promised for the next
   // one, or it is a restarted primary waiting for the next one.
   bool frozen() const { return replica_.frozen(); }
+  // True while this node rebuilds lost state and takes no part in Paxos.
+  bool rebuilding() const { return rebuilding_; }
   const Replica& replica() const { return replica_; }
   const paxos::Node& paxos() const { return paxos_; }
 
@@ -181,8 +205,12 @@ class Node {
   // not among the first majority.
   void propose_view(View wanted, std::map<NodeId, Viewstamp> known = {});
   Status check_can_change_membership() const;
+  // How many of `members` answered within primary_timeout_ticks (we count).
+  std::size_t live_members(const std::vector<NodeId>& members) const;
   void advance_membership_change();
   void apply_auto_removal();
+  void on_rebuild_request(const NodeId& from);
+  void on_rebuild_done(const NodeId& from, const RebuildDone& done);
   void reset_suspicion();
   bool stale_or_newer(const Message& message);
 
@@ -196,10 +224,17 @@ class Node {
   std::uint64_t frozen_since_ = 0;
   std::uint64_t next_catch_up_at_ = 0;
   std::optional<MembershipChange> pending_change_;
-  NodeId handover_to_;                        // when removing ourselves as primary
+  std::uint64_t pending_since_ = 0;           // when the pending removal was requested
   // Backups this primary removed for silence: watched as learners (without a
   // pending change) so that they are re-added once they answer again.
   std::set<NodeId> auto_removed_;
+  bool rebuilding_ = false;                   // our state was lost: no votes, no proposals
+  // Primary: members that asked to be rebuilt (not counted as live voters),
+  // those it removed for it, and the views that added those back.
+  std::set<NodeId> rebuilding_members_;
+  std::set<NodeId> removed_for_rebuild_;
+  std::map<NodeId, ViewId> readmitted_;
+  std::uint64_t next_rebuild_request_at_ = 0;
 
   NodeReady staged_;
   BatchParts open_batch_;                     // the parts of the batch being staged

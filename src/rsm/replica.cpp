@@ -110,8 +110,9 @@ void Replica::send_read_confirms() {
 }
 
 void Replica::on_read_confirm(const NodeId& from, const ReadConfirm& c) {
-  // A frozen backup has begun to move to a newer view: it must not confirm.
-  if (c.vid != view_.vid || from != view_.primary || is_primary() || frozen_) return;
+  // A frozen backup has begun to move to a newer view: it must not confirm;
+  // nor may a member that does not vote, whose word proves nothing about views.
+  if (c.vid != view_.vid || from != view_.primary || is_primary() || frozen_ || non_voting_) return;
   send(from, ReadConfirmAck{view_.vid, c.round});
 }
 
@@ -168,6 +169,7 @@ void Replica::step(const Message& message) {
         else if constexpr (std::is_same_v<T, ReadConfirmAck>) on_read_confirm_ack(message.from, body);
         else if constexpr (std::is_same_v<T, SnapshotChunk>) on_snapshot_chunk(message.from, body);
         else if constexpr (std::is_same_v<T, SnapshotAck>) on_snapshot_ack(message.from, body);
+        // RebuildRequest and RebuildDone are rsm::Node's, never stepped here.
       },
       message.body);
 }
@@ -234,6 +236,11 @@ void Replica::on_ack(const NodeId& from, const AppendAck& a) {
   if (a.durable > f.match) {
     f.match = std::min(a.durable, last());
     f.last_progress_tick = now_ticks_;
+  } else if (a.durable < f.match) {
+    // It holds less than it said (a restart, or state lost and rebuilt):
+    // count only what it says now. Commit never moves back, so this only
+    // delays what it could help commit.
+    f.match = a.durable;
   }
   f.sent = std::max(f.sent, f.match);
   // Ack-clocked streaming: a backup that caught up with everything sent gets
@@ -345,6 +352,13 @@ void Replica::add_learner(const NodeId& id) {
   send_entries(id);
 }
 
+void Replica::forget_progress(const NodeId& id) {
+  auto it = followers_.find(id);
+  if (it == followers_.end()) return;
+  it->second.match = Viewstamp{};
+  it->second.sent = std::min(it->second.sent, Viewstamp{});
+}
+
 void Replica::remove_learner(const NodeId& id) {
   if (!view_.contains(id)) followers_.erase(id);
 }
@@ -363,10 +377,10 @@ std::optional<std::size_t> Replica::follower_lag_entries(const NodeId& id) const
   return static_cast<std::size_t>(std::distance(after(it->second.match), log_.cend()));
 }
 
-void Replica::enter_view(View next) {
+void Replica::enter_view(View next, bool frozen) {
   assert(next.vid > view_.vid && next.validate().ok());
   view_ = std::move(next);
-  frozen_ = false;
+  frozen_ = frozen;
   ordering_paused_ = false;
   expiry_clock_.restart();
   matched_ = Viewstamp{};
@@ -397,6 +411,7 @@ void Replica::enter_view(View next) {
   // answers AppendGap until the two find their common prefix.
   const Viewstamp carried = last();
   for (const NodeId& b : view_.backups) followers_[b] = new_follower(carried);
+  if (frozen_) return;
   append_to_log({LogEntry{Viewstamp{view_.vid, 1}, 0, 0, {}}});
   for (const NodeId& b : view_.backups) send_entries(b);
   next_heartbeat_ = now_ticks_ + config_.heartbeat_ticks;
@@ -626,6 +641,8 @@ const char* type_name(const Body& body) {
     const char* operator()(const ReadConfirmAck&) const { return "ReadConfirmAck"; }
     const char* operator()(const SnapshotChunk&) const { return "SnapshotChunk"; }
     const char* operator()(const SnapshotAck&) const { return "SnapshotAck"; }
+    const char* operator()(const RebuildRequest&) const { return "RebuildRequest"; }
+    const char* operator()(const RebuildDone&) const { return "RebuildDone"; }
   };
   return std::visit(Namer{}, body);
 }

@@ -120,9 +120,9 @@ struct RecoveredSnapshots {
 struct Ready {
   std::uint64_t write_id = 0;          // non-zero when any write below is set
   // Persist in one synced batch, then on_durable(write_id), in this order:
-  // snapshot_pieces (offset 0 starts a new partial snapshot), install
-  // (becomes the snapshot; drops the partial one), save_snapshot (becomes
-  // the snapshot),
+  // install (becomes the snapshot; drops the partial one), snapshot_pieces
+  // (skipping those of the installed snapshot; offset 0 starts a new partial
+  // snapshot), save_snapshot (becomes the snapshot),
   // compact_through (delete entries up to it), truncate_after (delete
   // entries after it), appends.
   std::vector<SnapshotPiece> snapshot_pieces;
@@ -159,14 +159,21 @@ class Replica {
   // as it is. A new primary appends a no-op of the new view, which commits the
   // entries it carries over, and brings every backup's log to its own. A
   // replica that is no longer primary redirects the requests it held.
-  void enter_view(View next);
+  // With `frozen`, a new primary enters without serving (no no-op, nothing
+  // sent): its node knows it must not act in this view.
+  void enter_view(View next, bool frozen = false);
   void set_frozen(bool frozen) { frozen_ = frozen; }
+  // A member rebuilding lost state: it follows the log but confirms no reads.
+  void set_non_voting(bool non_voting) { non_voting_ = non_voting; }
   bool frozen() const { return frozen_; }
 
   // Membership (primary only). A learner follows the log like a backup but
   // counts for nothing: not for commit, not for read confirmations.
   void add_learner(const NodeId& id);
   void remove_learner(const NodeId& id);
+  // The follower lost what it had acknowledged (its state was rebuilt):
+  // count nothing of it until it acknowledges again.
+  void forget_progress(const NodeId& id);
   // How many entries of our log the follower (backup or learner) has not
   // acknowledged yet; nullopt if it is not a follower or never answered.
   std::optional<std::size_t> follower_lag_entries(const NodeId& id) const;
@@ -263,6 +270,7 @@ class Replica {
   Viewstamp matched_;                          // backup: matches the primary's log up to here
   bool frozen_ = false;
   bool ordering_paused_ = false;
+  bool non_voting_ = false;
   std::uint64_t committed_entries_truncated_ = 0;
   Viewstamp commit_;
   Viewstamp handed_out_;                       // committed entries given to Ready::committed

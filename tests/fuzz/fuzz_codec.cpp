@@ -79,6 +79,8 @@ bool valid(const rsm::SnapshotChunk& b) {
          b.data.size() <= b.total_bytes - b.offset;
 }
 bool valid(const rsm::SnapshotAck&) { return true; }
+bool valid(const rsm::RebuildRequest&) { return true; }
+bool valid(const rsm::RebuildDone&) { return true; }
 
 template <class Message>
 bool valid_message(const Message& m) {

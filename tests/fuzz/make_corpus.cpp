@@ -123,6 +123,8 @@ std::vector<NamedRsm> sample_rsm_messages() {
       {"read-confirm-ack", {"n2", "n1", rsm::ReadConfirmAck{3, 17}}},
       {"snapshot-chunk", {"n1", "n2", rsm::SnapshotChunk{3, {2, 9}, 10, 0xdeadbeef, 4, "abc\0ef", 0x1234}}},
       {"snapshot-ack", {"n2", "n1", rsm::SnapshotAck{3, {2, 9}, 10, true}}},
+      {"rebuild-request", {"n2", "n1", rsm::RebuildRequest{3}}},
+      {"rebuild-done", {"n1", "n2", rsm::RebuildDone{5}}},
   };
 }
 
@@ -169,7 +171,7 @@ void write_bad_rsm_inputs(const fs::path& dir, const Bytes& good_prepare) {
   };
   const Bytes good_ack = Wire{}.str("n2").str("n1").u64(3).u64(3).u64(2).bytes;
 
-  write(dir, "bad-rsm-type-15", message_input(15, good_ack));
+  write(dir, "bad-rsm-type-17", message_input(17, good_ack));
   write(dir, "bad-rsm-paxos-payload-as-append", message_input(kAppend, good_prepare));
   write(dir, "bad-rsm-ack-payload-as-prepare", message_input(kPrepare, good_ack));
   write(dir, "bad-rsm-ack-truncated", message_input(kAck, BytesView(good_ack).substr(0, 30)));
@@ -218,7 +220,7 @@ void write_codec_corpus(const fs::path& dir) {
   write(dir, "bad-msg-truncated", message_input(kPrepare, BytesView(good_prepare).substr(0, 20)));
   write(dir, "bad-msg-trailing-byte", message_input(kPrepare, good_prepare + '\0'));
   write(dir, "bad-msg-type-0", message_input(0, good_prepare));
-  write(dir, "bad-msg-type-15", message_input(15, good_prepare));
+  write(dir, "bad-msg-type-17", message_input(17, good_prepare));
   write(dir, "bad-msg-type-ffff", message_input(0xFFFF, good_prepare));
   write(dir, "bad-msg-lying-string-length",
         message_input(kPrepare, prepare(Wire{}.u64(1ULL << 40).raw("n1").str("n2"))));

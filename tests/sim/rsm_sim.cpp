@@ -77,7 +77,7 @@ void RsmSim::start_replica(const NodeId& id) {
     std::erase_if(recovered_log, [&](const rsm::LogEntry& e) { return e.vs <= through; });
   }
   rsm::Recovered recovered{r.durable_paxos, std::move(recovered_log), r.ever_started,
-                           rsm::RecoveredSnapshots{r.durable_snapshot, r.durable_partial}};
+                           rsm::RecoveredSnapshots{r.durable_snapshot, r.durable_partial}, r.durable_votes_after};
   r.core = std::make_unique<rsm::Node>(c, std::move(recovered));
   r.ever_started = true;
   r.restart_at = 0;
@@ -99,6 +99,19 @@ void RsmSim::crash(const NodeId& id) {
 
 void RsmSim::restart(const NodeId& id) {
   if (!is_up(id)) start_replica(id);
+}
+
+void RsmSim::restart_corrupt(const NodeId& id) {
+  if (is_up(id)) return;
+  SimReplica& r = replicas_.at(id);
+  r.durable_paxos = paxos::DurableState{};
+  r.durable_log.clear();
+  r.durable_snapshot.reset();
+  r.durable_partial.reset();
+  r.durable_votes_after = rsm::kRebuilding;
+  ++result_.rebuilds;
+  log(id + "'s state is found corrupt: wiped, to be rebuilt");
+  start_replica(id);
 }
 
 void RsmSim::set_side(const NodeId& id, int side) {
@@ -127,6 +140,12 @@ void RsmSim::drive(const NodeId& id) {
       ++result_.snapshots_installed;
     }
     for (rsm::Message& m : ready.messages) send_peer(std::move(m));
+    for (const paxos::Message& m : ready.paxos_messages) {
+      const bool vote = std::holds_alternative<paxos::Promise>(m.body) || std::holds_alternative<paxos::Accepted>(m.body);
+      if (vote && r.core && r.core->rebuilding()) {
+        return fail(id + " voted (" + paxos::type_name(m.body) + ") while rebuilding lost state");
+      }
+    }
     for (paxos::Message& m : ready.paxos_messages) {
       if (auto* p = std::get_if<paxos::Promise>(&m.body); p && options_.bug == RsmBug::kIgnoreLogPositions) {
         p->log_position = Viewstamp{};
@@ -153,8 +172,8 @@ void RsmSim::drive(const NodeId& id) {
     if (ready.write_id != 0) {
       if (options_.bug == RsmBug::kAckBeforeDurable) r.core->on_durable(ready.write_id);
       DiskBatch b{std::move(ready.paxos_writes), std::move(ready.snapshot_pieces), std::move(ready.install),
-                  std::move(ready.save_snapshot), ready.compact_through, ready.truncate_after,
-                  std::move(ready.appends)};
+                  std::move(ready.save_snapshot), ready.compact_through, ready.votes_after,
+                  ready.truncate_after, std::move(ready.appends)};
       std::vector<DiskBatch> one;
       one.push_back(std::move(b));
       r.disk.issue(ready.write_id, std::move(one), now_, rng_, options_.disk_ticks_min, options_.disk_ticks_max);
@@ -231,7 +250,16 @@ std::size_t RsmSim::durable_holders(const rsm::LogEntry& e, const std::vector<No
 void RsmSim::make_durable(const NodeId& id, DiskBatch batch) {
   SimReplica& r = replicas_.at(id);
   for (const paxos::Write& w : batch.paxos_writes) r.durable_paxos.apply(w);
+  if (batch.install) {
+    if (r.durable_snapshot && batch.install->through <= r.durable_snapshot->through) {
+      return fail(id + " installs a snapshot through " + to_string(batch.install->through) + " over one through " +
+                  to_string(r.durable_snapshot->through));
+    }
+    r.durable_snapshot = batch.install;
+    r.durable_partial.reset();
+  }
   for (rsm::SnapshotPiece& p : batch.snapshot_pieces) {
+    if (batch.install && p.through == batch.install->through) continue;  // consumed by the install
     if (p.offset == 0) {
       r.durable_partial = std::move(p);
     } else if (r.durable_partial && r.durable_partial->through == p.through &&
@@ -241,17 +269,15 @@ void RsmSim::make_durable(const NodeId& id, DiskBatch batch) {
       return fail(id + " persisted snapshot bytes at " + std::to_string(p.offset) + " that do not follow its partial snapshot");
     }
   }
-  for (std::optional<rsm::SnapshotImage>* image : {&batch.install, &batch.save_snapshot}) {
-    if (!*image) continue;
-    if (r.durable_snapshot && (*image)->through <= r.durable_snapshot->through) {
-      return fail(id + " stores a snapshot through " + to_string((*image)->through) + " over one through " +
-                  to_string(r.durable_snapshot->through));
+  if (batch.save_snapshot) {
+    // A snapshot of our own leaves a transfer in progress alone.
+    if (r.durable_snapshot && batch.save_snapshot->through <= r.durable_snapshot->through) {
+      return fail(id + " stores a snapshot through " + to_string(batch.save_snapshot->through) +
+                  " over one through " + to_string(r.durable_snapshot->through));
     }
-    // An install consumes the partial snapshot; a snapshot of our own leaves
-    // a transfer in progress alone (the core tells the sender it is done).
-    if (image == &batch.install) r.durable_partial.reset();
-    r.durable_snapshot = std::move(**image);
+    r.durable_snapshot = std::move(batch.save_snapshot);
   }
+  if (batch.votes_after) r.durable_votes_after = *batch.votes_after;
   if (batch.compact_through) {
     const Viewstamp t = *batch.compact_through;
     std::erase_if(r.durable_log, [&](const rsm::LogEntry& e) { return e.vs <= t; });
@@ -626,7 +652,18 @@ void RsmSim::step_time() {
       if (options_.bug != RsmBug::kAckBeforeDurable) r.core->on_durable(b.write_id);
       drive(id);
     }
-    if (!r.core && r.restart_at != 0 && r.restart_at <= now_) start_replica(id);
+    if (!r.core && r.restart_at != 0 && r.restart_at <= now_) {
+      // Losing one member's state is survivable when the others are a
+      // majority of voters: one at a time, and never in a view of two.
+      bool someone_rebuilding = false;
+      for (const auto& [_, other] : replicas_) someone_rebuilding |= other.durable_votes_after == rsm::kRebuilding;
+      const bool big_enough = views_.rbegin()->second.size() >= 3;
+      if (options_.faults && !someone_rebuilding && big_enough && rng_.chance(options_.corrupt_on_restart)) {
+        restart_corrupt(id);
+      } else {
+        start_replica(id);
+      }
+    }
   }
   if (options_.faults) inject_faults();
   clients_act();

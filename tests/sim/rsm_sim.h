@@ -85,6 +85,12 @@ struct RsmSimOptions {
   std::uint32_t session_idle_ticks = 0;     // 0: sessions never expire
   std::size_t snapshot_after_entries = 15;  // compaction (0: never)
   std::size_t snapshot_chunk_bytes = 64;    // small, so transfers take many chunks
+  // A crashed node comes back with its state found corrupt: wiped, and
+  // rebuilt through the join path (at most one node at a time, never in a
+  // view of two). Off by default: with removals down to two members, a
+  // rebuilding member can leave a view without a voting majority for good;
+  // the corruption profile runs with min_members 3.
+  double corrupt_on_restart = 0.0;
   // The optional auto-removal policy (0: off). Unset: with faults on, on in
   // about a third of the seeds, at 150 ticks; otherwise off.
   std::optional<std::uint64_t> auto_remove_after_ticks;
@@ -104,6 +110,7 @@ struct RsmSimResult {
   std::uint64_t members_added = 0;
   std::uint64_t snapshots_taken = 0;
   std::uint64_t snapshots_installed = 0;
+  std::uint64_t rebuilds = 0;                // nodes restarted with their state wiped
   std::uint64_t members_removed = 0;
   std::uint64_t reads_served = 0;            // linearizable reads answered
   std::uint64_t stale_reads_checked = 0;
@@ -124,6 +131,9 @@ class RsmSim {
   void run_for(std::uint64_t ticks) { run_until(ticks, [] { return false; }); }
   void crash(const NodeId& id);
   void restart(const NodeId& id);
+  // Restarts a crashed node as the runtime would after finding its state
+  // corrupt: everything wiped, and marked as not allowed to vote.
+  void restart_corrupt(const NodeId& id);
   // Side 0 holds the clients; nodes on different sides hear nothing from each other.
   void set_side(const NodeId& id, int side);
   void set_faults(bool on) { options_.faults = on; }
@@ -201,6 +211,7 @@ class RsmSim {
     std::optional<rsm::SnapshotImage> install;
     std::optional<rsm::SnapshotImage> save_snapshot;
     std::optional<Viewstamp> compact_through;
+    std::optional<Instance> votes_after;
     std::optional<Viewstamp> truncate_after;
     std::vector<rsm::LogEntry> appends;
   };
@@ -222,6 +233,7 @@ class RsmSim {
     std::vector<rsm::LogEntry> durable_log;
     std::optional<rsm::SnapshotImage> durable_snapshot;
     std::optional<rsm::SnapshotPiece> durable_partial;   // offset 0, every byte received
+    Instance durable_votes_after = 0;
     bool ever_started = false;
     std::unique_ptr<SimKv> machine;
     std::unique_ptr<rsm::Applier> applier;

@@ -2,6 +2,7 @@
 //   synod-sim-rsm --seeds 10000 [--first 0] [--nodes 3|5]
 //   synod-sim-rsm --seed 1234 --log          one seed with its event log
 //   --slow-disk                               fsyncs take 5-30 ticks (wider windows)
+//   --corrupt                                 restarted nodes may come back wiped, to be rebuilt
 //   --bug ack-before-durable|ignore-log-positions|reads-without-confirmation
 //                                             a deliberately broken variant
 
@@ -25,11 +26,12 @@ int main(int argc, char** argv) {
     else if (a == "--nodes" && has_value) o.nodes = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--log") log = true;
     else if (a == "--slow-disk") { o.disk_ticks_min = 5; o.disk_ticks_max = 30; }
+    else if (a == "--corrupt") { o.corrupt_on_restart = 0.2; o.min_members = 3; }
     else if (a == "--bug" && has_value && std::string(argv[i + 1]) == "ack-before-durable") { o.bug = RsmBug::kAckBeforeDurable; ++i; }
     else if (a == "--bug" && has_value && std::string(argv[i + 1]) == "ignore-log-positions") { o.bug = RsmBug::kIgnoreLogPositions; ++i; }
     else if (a == "--bug" && has_value && std::string(argv[i + 1]) == "reads-without-confirmation") { o.bug = RsmBug::kReadsWithoutConfirmation; ++i; }
     else {
-      std::cerr << "usage: synod-sim-rsm [--seeds N] [--first S] [--seed S --log] [--nodes K] [--slow-disk] [--bug ack-before-durable|ignore-log-positions|reads-without-confirmation]\n";
+      std::cerr << "usage: synod-sim-rsm [--seeds N] [--first S] [--seed S --log] [--nodes K] [--slow-disk] [--corrupt] [--bug ack-before-durable|ignore-log-positions|reads-without-confirmation]\n";
       return a == "--help" ? 0 : 2;
     }
   }
@@ -43,7 +45,7 @@ int main(int argc, char** argv) {
     RsmSimResult r = RsmSim(o).run();
     std::cout << "seed " << first << ": " << (r.violation ? "VIOLATION " + *r.violation : "ok") << " (ops "
               << r.ops_completed << ", entries " << r.entries_committed << ", crashes " << r.crashes << ", views "
-               << r.views_decided << ", added " << r.members_added << ", removed " << r.members_removed << ", snapshots " << r.snapshots_taken << "/" << r.snapshots_installed << ", reads " << r.reads_served << ", stale reads " << r.stale_reads_checked << ")\n";
+               << r.views_decided << ", added " << r.members_added << ", removed " << r.members_removed << ", rebuilds " << r.rebuilds << ", snapshots " << r.snapshots_taken << "/" << r.snapshots_installed << ", reads " << r.reads_served << ", stale reads " << r.stale_reads_checked << ")\n";
     return r.violation ? 1 : 0;
   }
   if (auto failure = run_rsm_seeds(o, first, seeds)) {

@@ -98,6 +98,8 @@ std::vector<rsm::Message> sample_rsm_messages() {
       {"n3", "n1", rsm::ReadConfirmAck{~0ull, ~0ull}},
       {"n1", "n3", rsm::SnapshotChunk{3, {2, 9}, 6, 0xdeadbeef, 0, Bytes("ab\0\xff", 4), 0x1234}},
       {"n3", "n1", rsm::SnapshotAck{3, {2, 9}, 6, true}},
+      {"n3", "n1", rsm::RebuildRequest{3}},
+      {"n1", "n3", rsm::RebuildDone{5}},
   };
 }
 
@@ -112,9 +114,9 @@ rsm::Message append_of(std::size_t n) {
 
 // Not rsm::type_name: that lives in synod_rsm, which the codec does not link.
 const char* rsm_name(const rsm::Body& body) {
-  static constexpr std::array<const char*, 7> kNames = {"Append",         "AppendAck",     "AppendGap",
-                                                        "ReadConfirm",    "ReadConfirmAck", "SnapshotChunk",
-                                                        "SnapshotAck"};
+  static constexpr std::array<const char*, 9> kNames = {
+      "Append",        "AppendAck",   "AppendGap",      "ReadConfirm", "ReadConfirmAck",
+      "SnapshotChunk", "SnapshotAck", "RebuildRequest", "RebuildDone"};
   return kNames.at(body.index());
 }
 
@@ -183,12 +185,12 @@ TEST(Codec, WritesNoArchiveHeaderOrClassInfo) {
 TEST(Codec, RejectsUnknownMessageType) {
   const Bytes payload = encode_message(sample_messages().front()).payload;
   const Bytes rsm_payload = encode_message(sample_rsm_messages().front()).payload;
-  for (std::uint16_t type : {0, 15, 16, 0x100, 0xffff}) {
+  for (std::uint16_t type : {0, 17, 18, 0x100, 0xffff}) {
     Result<Message> d = decode_message(type, payload);
     ASSERT_FALSE(d.ok());
     EXPECT_TRUE(contains(d.error().message, "unknown message type " + std::to_string(type)))
         << d.error().message;
-    EXPECT_TRUE(contains(d.error().message, "knows types 1 to 14")) << d.error().message;
+    EXPECT_TRUE(contains(d.error().message, "knows types 1 to 16")) << d.error().message;
     Result<rsm::Message> r = decode_rsm_message(type, rsm_payload);
     ASSERT_FALSE(r.ok());
     EXPECT_TRUE(contains(r.error().message, "unknown message type " + std::to_string(type)))
@@ -214,9 +216,11 @@ TEST(Codec, MessageTypeNumbersArePinned) {
   EXPECT_EQ(number(MessageType::kRsmReadConfirmAck), 12u);
   EXPECT_EQ(number(MessageType::kRsmSnapshotChunk), 13u);
   EXPECT_EQ(number(MessageType::kRsmSnapshotAck), 14u);
+  EXPECT_EQ(number(MessageType::kRsmRebuildRequest), 15u);
+  EXPECT_EQ(number(MessageType::kRsmRebuildDone), 16u);
 
   // And encode_message puts each body under its number.
-  const std::vector<unsigned> rsm_types = {8, 8, 8, 9, 9, 10, 10, 11, 12, 13, 14};
+  const std::vector<unsigned> rsm_types = {8, 8, 8, 9, 9, 10, 10, 11, 12, 13, 14, 15, 16};
   const std::vector<rsm::Message> samples = sample_rsm_messages();
   ASSERT_EQ(samples.size(), rsm_types.size());
   for (std::size_t i = 0; i < samples.size(); ++i) {
@@ -228,7 +232,7 @@ TEST(Codec, TellsPaxosTypesFromRsmTypes) {
   for (unsigned type = 0; type <= 0xffff; ++type) {
     const auto t = static_cast<std::uint16_t>(type);
     EXPECT_EQ(is_paxos_type(t), type >= 1 && type <= 7) << type;
-    EXPECT_EQ(is_rsm_type(t), type >= 8 && type <= 14) << type;
+    EXPECT_EQ(is_rsm_type(t), type >= 8 && type <= 16) << type;
   }
 }
 
