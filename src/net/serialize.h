@@ -305,12 +305,12 @@ void serialize(Archive& ar, synod::rsm::SnapshotAck& m, unsigned /*version*/) {
 
 template <class Archive>
 void serialize(Archive& ar, synod::rsm::RebuildRequest& m, unsigned /*version*/) {
-  ar& m.vid;
+  ar& m.vid& m.rebuild_id;
 }
 
 template <class Archive>
 void serialize(Archive& ar, synod::rsm::RebuildDone& m, unsigned /*version*/) {
-  ar& m.vid;
+  ar& m.vid& m.readmitted_in& m.rebuild_id;
 }
 
 // Durable Paxos records.

@@ -113,14 +113,18 @@ struct SnapshotAck {
 // remove me and add me again". Sent until it happens.
 struct RebuildRequest {
   ViewId vid = 0;
+  std::uint64_t rebuild_id = 0;      // names this loss: a node may lose its state more than once
   auto operator<=>(const RebuildRequest&) const = default;
 };
 
-// Primary -> rebuilt member: "view `vid`, decided after your removal, added
-// you back: you may vote in the instances after it". A node that lost its
-// state cannot tell on its own which views came after the loss.
+// Primary of view `vid` -> rebuilt member: "view `readmitted_in`, decided
+// after your removal, added you back: you may vote in the instances after
+// it". A node that lost its state cannot tell on its own which views came
+// after the loss.
 struct RebuildDone {
   ViewId vid = 0;
+  ViewId readmitted_in = 0;
+  std::uint64_t rebuild_id = 0;      // the request it answers
   auto operator<=>(const RebuildDone&) const = default;
 };
 

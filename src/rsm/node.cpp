@@ -76,6 +76,7 @@ Node::Node(NodeConfig config, Recovered recovered)
   reset_suspicion();
   if (recovered.votes_after == kRebuilding) {
     rebuilding_ = true;
+    rebuild_id_ = recovered.rebuild_id;
     paxos_.stop_voting();
     replica_.set_non_voting(true);
   } else {
@@ -284,35 +285,40 @@ void Node::tick() {
   advance_membership_change();
   if (rebuilding_ && view().contains(self()) && !is_primary() && now_ticks_ >= next_rebuild_request_at_) {
     next_rebuild_request_at_ = now_ticks_ + config_.rebuild_request_ticks;
-    staged_.messages.push_back(Message{self(), view().primary, RebuildRequest{view().vid}});
+    staged_.messages.push_back(Message{self(), view().primary, RebuildRequest{view().vid, rebuild_id_}});
   }
 }
 
-void Node::on_rebuild_request(const NodeId& from) {
+void Node::on_rebuild_request(const NodeId& from, const RebuildRequest& request) {
   // Remove it, then watch it as a learner and add it back once it answers
   // (the same path as auto-removal's re-add). Busy now: it asks again.
   if (!is_primary() || !view().contains(from) || from == self()) return;
-  if (auto it = readmitted_.find(from); it != readmitted_.end()) {
-    staged_.messages.push_back(Message{self(), from, RebuildDone{it->second}});
+  // Re-admitted for this very loss: tell it (again; the answer may be lost).
+  // A new loss, with another id, starts over.
+  if (auto it = readmitted_.find(from); it != readmitted_.end() && it->second.first == request.rebuild_id) {
+    staged_.messages.push_back(Message{self(), from, RebuildDone{view().vid, it->second.second, request.rebuild_id}});
     return;
   }
+  readmitted_.erase(from);
   rebuilding_members_.insert(from);
   replica_.forget_progress(from);
   if (request_remove(from).ok()) {
     auto_removed_.insert(from);
-    removed_for_rebuild_.insert(from);
+    removed_for_rebuild_[from] = request.rebuild_id;
   }
 }
 
 void Node::on_rebuild_done(const NodeId& from, const RebuildDone& done) {
   // Only our primary's word, and only for a view we are in and have entered.
-  if (!rebuilding_ || from != view().primary || done.vid > view().vid) return;
-  std::optional<View> readmitting = paxos_.decision(done.vid);
+  if (!rebuilding_ || from != view().primary || done.readmitted_in > view().vid || done.rebuild_id != rebuild_id_) {
+    return;
+  }
+  std::optional<View> readmitting = paxos_.decision(done.readmitted_in);
   if (!readmitting || !readmitting->contains(self())) return;
   rebuilding_ = false;
-  paxos_.vote_after(done.vid);
+  paxos_.vote_after(done.readmitted_in);
   replica_.set_non_voting(false);
-  staged_.votes_after = done.vid;
+  staged_.votes_after = done.readmitted_in;
   promise_gate_.note_write();
 }
 
@@ -363,7 +369,9 @@ void Node::step(const Message& message) {
   // Anything from the primary of our view shows it alive: Appends, and the
   // snapshot chunks a lagging follower gets instead of them.
   if (message.from == view().primary) reset_suspicion();
-  if (std::holds_alternative<RebuildRequest>(message.body)) return on_rebuild_request(message.from);
+  if (const auto* request = std::get_if<RebuildRequest>(&message.body)) {
+    return on_rebuild_request(message.from, *request);
+  }
   if (const auto* done = std::get_if<RebuildDone>(&message.body)) return on_rebuild_done(message.from, *done);
   replica_.step(message);
 }
@@ -394,8 +402,8 @@ void Node::enter_view(const View& next) {
   // Members removed to be rebuilt and now back: the view that re-added them
   // is what they may vote after.
   for (auto it = removed_for_rebuild_.begin(); it != removed_for_rebuild_.end();) {
-    if (next.contains(*it)) {
-      readmitted_[*it] = next.vid;
+    if (next.contains(it->first)) {
+      readmitted_[it->first] = {it->second, next.vid};
       it = removed_for_rebuild_.erase(it);
     } else {
       ++it;

@@ -110,6 +110,9 @@ struct Recovered {
   // kRebuilding after its state was found corrupt and wiped (the host
   // persists that before starting it), then the view that re-admitted it.
   Instance votes_after = 0;
+  // With kRebuilding: a number the host drew at random when it wiped the
+  // state (and persisted with it), naming this loss in RebuildRequest.
+  std::uint64_t rebuild_id = 0;
 };
 
 struct NodeReady {
@@ -209,7 +212,7 @@ class Node {
   std::size_t live_members(const std::vector<NodeId>& members) const;
   void advance_membership_change();
   void apply_auto_removal();
-  void on_rebuild_request(const NodeId& from);
+  void on_rebuild_request(const NodeId& from, const RebuildRequest& request);
   void on_rebuild_done(const NodeId& from, const RebuildDone& done);
   void reset_suspicion();
   bool stale_or_newer(const Message& message);
@@ -232,8 +235,9 @@ class Node {
   // Primary: members that asked to be rebuilt (not counted as live voters),
   // those it removed for it, and the views that added those back.
   std::set<NodeId> rebuilding_members_;
-  std::set<NodeId> removed_for_rebuild_;
-  std::map<NodeId, ViewId> readmitted_;
+  std::map<NodeId, std::uint64_t> removed_for_rebuild_;            // node -> rebuild id
+  std::map<NodeId, std::pair<std::uint64_t, ViewId>> readmitted_;  // node -> (rebuild id, view)
+  std::uint64_t rebuild_id_ = 0;              // ours, while rebuilding
   std::uint64_t next_rebuild_request_at_ = 0;
 
   NodeReady staged_;

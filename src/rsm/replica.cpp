@@ -218,8 +218,10 @@ void Replica::on_append(const NodeId& from, const Append& a) {
   matched_ = std::max({matched_, end, a.prev <= snapshot_through_ ? snapshot_through_ : Viewstamp{}});
   // The ack leaves once everything written so far is durable, matched_
   // included; it never covers an entry we could still lose.
-  if (std::optional<Message> ack = gate_.hold(Message{config_.self, from, AppendAck{view_.vid, matched_}})) {
-    outbox_.push_back(std::move(*ack));
+  if (!acks_withheld()) {
+    if (std::optional<Message> ack = gate_.hold(Message{config_.self, from, AppendAck{view_.vid, matched_}})) {
+      outbox_.push_back(std::move(*ack));
+    }
   }
   // What we hold up to the primary's commit point, matching its log, is
   // committed. Entries past matched_ may be ones the primary will replace.
@@ -523,6 +525,7 @@ void Replica::on_snapshot_ack(const NodeId& from, const SnapshotAck& a) {
 }
 
 void Replica::ack_snapshot(const NodeId& to, Viewstamp through, std::uint64_t received, bool installed) {
+  if (acks_withheld()) return;
   // Like an AppendAck: it leaves once what it reports is durable.
   if (std::optional<Message> ack =
           gate_.hold(Message{config_.self, to, SnapshotAck{view_.vid, through, received, installed}})) {

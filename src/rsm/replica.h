@@ -163,7 +163,11 @@ class Replica {
   // sent): its node knows it must not act in this view.
   void enter_view(View next, bool frozen = false);
   void set_frozen(bool frozen) { frozen_ = frozen; }
-  // A member rebuilding lost state: it follows the log but confirms no reads.
+  // A node rebuilding lost state follows the log but, while its view lists
+  // it as a member, acknowledges nothing and confirms no reads: having
+  // forgotten its promises, it cannot know its view is still current (an
+  // old primary could commit with its acks). Once out of the view it
+  // acknowledges as a learner, whose acks never count for commit.
   void set_non_voting(bool non_voting) { non_voting_ = non_voting; }
   bool frozen() const { return frozen_; }
 
@@ -219,6 +223,7 @@ class Replica {
   };
 
   Follower new_follower(Viewstamp sent) const;  // heard "now", nothing acknowledged
+  bool acks_withheld() const { return non_voting_ && view_.contains(config_.self); }
   void on_append(const NodeId& from, const Append& a);
   void on_ack(const NodeId& from, const AppendAck& a);
   void on_gap(const NodeId& from, const AppendGap& g);

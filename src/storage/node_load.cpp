@@ -32,6 +32,12 @@ void put_votes_after(Batch& batch, Instance votes_after) {
   batch.put(Family::kMeta, kMetaVotesAfterKey, seal(record));
 }
 
+void put_rebuild_id(Batch& batch, std::uint64_t rebuild_id) {
+  Bytes record;
+  append_big_endian(record, rebuild_id);
+  batch.put(Family::kMeta, kMetaRebuildIdKey, seal(record));
+}
+
 Result<rsm::Recovered> load_node(const Store& store, std::vector<std::string>* warnings) {
   // PaxosStore and LogStore hold a Store& for their writes; only their const
   // loaders are called here.
@@ -79,6 +85,16 @@ Result<rsm::Recovered> load_node(const Store& store, std::vector<std::string>* w
                    " is damaged; the node cannot tell whether it may vote: rebuild it"};
     }
     recovered.votes_after = *value;
+  }
+  Result<std::optional<Bytes>> rebuild = store.get(Family::kMeta, kMetaRebuildIdKey);
+  if (!rebuild) return rebuild.error();
+  if (rebuild->has_value()) {
+    Result<BytesView> record = unseal(**rebuild);
+    std::optional<std::uint64_t> value = record ? read_big_endian<std::uint64_t>(*record) : std::nullopt;
+    if (!value) {
+      return Error{"meta record rebuild_id in data dir " + store.dir() + " is damaged: rebuild the node again"};
+    }
+    recovered.rebuild_id = *value;
   }
   return recovered;
 }

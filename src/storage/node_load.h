@@ -29,6 +29,10 @@ Status mark_started(Store& store);
 // state and before starting it.
 inline constexpr std::string_view kMetaVotesAfterKey = "votes_after";
 void put_votes_after(Batch& batch, Instance votes_after);
+// rsm::Recovered::rebuild_id (absent: 0), written by the runtime with
+// kRebuilding when it wipes a corrupt node's state.
+inline constexpr std::string_view kMetaRebuildIdKey = "rebuild_id";
+void put_rebuild_id(Batch& batch, std::uint64_t rebuild_id);
 
 // Everything persist(NodeBatch) and mark_started stored:
 // - paxos: PaxosStore::load;

@@ -123,8 +123,8 @@ std::vector<NamedRsm> sample_rsm_messages() {
       {"read-confirm-ack", {"n2", "n1", rsm::ReadConfirmAck{3, 17}}},
       {"snapshot-chunk", {"n1", "n2", rsm::SnapshotChunk{3, {2, 9}, 10, 0xdeadbeef, 4, "abc\0ef", 0x1234}}},
       {"snapshot-ack", {"n2", "n1", rsm::SnapshotAck{3, {2, 9}, 10, true}}},
-      {"rebuild-request", {"n2", "n1", rsm::RebuildRequest{3}}},
-      {"rebuild-done", {"n1", "n2", rsm::RebuildDone{5}}},
+      {"rebuild-request", {"n2", "n1", rsm::RebuildRequest{3, 0x1234567890abcdefULL}}},
+      {"rebuild-done", {"n1", "n2", rsm::RebuildDone{7, 5, 0x1234567890abcdefULL}}},
   };
 }
 

@@ -390,6 +390,30 @@ TEST(RsmScenario, BackupRestartsFromItsSnapshotAndLog) {
   EXPECT_EQ(sim.kv_data("n2"), sim.kv_data("n1"));
 }
 
+// ---- Storage faults ------------------------------------------------------------
+
+// n3's state is found corrupt when it restarts: it starts over empty, never
+// votes or acknowledges with what it forgot, asks to be removed and added
+// back, and once re-admitted holds the same data and votes again.
+TEST(RsmScenario, CorruptNodeIsRebuiltThroughTheJoinPath) {
+  RsmSimOptions o = quiet(3);
+  o.min_members = 3;
+  RsmSim sim(o);
+  sim.run_for(300);
+  sim.crash("n3");
+  sim.restart_corrupt("n3");
+  ASSERT_TRUE(sim.core("n3").rebuilding());
+  const std::uint64_t before = completed(sim);
+  ASSERT_TRUE(sim.run_until(800, [&] {
+    return !sim.core("n3").rebuilding() && is_member_everywhere(sim, "n3");
+  })) << sim.violation().value_or("n3 was not rebuilt");
+  EXPECT_GT(completed(sim), before + 10) << "clients stalled while n3 was rebuilt";
+  EXPECT_GE(sim.core("n1").view().vid, 3u) << "n3 was not removed and added back";
+  EXPECT_NE(sim.durable_paxos("n3").decided.size(), 0u);
+  finish(sim);
+  EXPECT_EQ(sim.kv_data("n3"), sim.kv_data("n1"));
+}
+
 // ---- Sessions ----------------------------------------------------------------
 
 // An idle session expires through an entry the primary orders, the same way

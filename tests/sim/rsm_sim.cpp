@@ -77,7 +77,8 @@ void RsmSim::start_replica(const NodeId& id) {
     std::erase_if(recovered_log, [&](const rsm::LogEntry& e) { return e.vs <= through; });
   }
   rsm::Recovered recovered{r.durable_paxos, std::move(recovered_log), r.ever_started,
-                           rsm::RecoveredSnapshots{r.durable_snapshot, r.durable_partial}, r.durable_votes_after};
+                           rsm::RecoveredSnapshots{r.durable_snapshot, r.durable_partial}, r.durable_votes_after,
+                           r.durable_rebuild_id};
   r.core = std::make_unique<rsm::Node>(c, std::move(recovered));
   r.ever_started = true;
   r.restart_at = 0;
@@ -105,10 +106,14 @@ void RsmSim::restart_corrupt(const NodeId& id) {
   if (is_up(id)) return;
   SimReplica& r = replicas_.at(id);
   r.durable_paxos = paxos::DurableState{};
+  r.wiped_log.insert(r.wiped_log.end(), r.durable_log.begin(), r.durable_log.end());
+  std::sort(r.wiped_log.begin(), r.wiped_log.end());
+  if (r.durable_snapshot) r.wiped_snapshot_through = std::max(r.wiped_snapshot_through, r.durable_snapshot->through);
   r.durable_log.clear();
   r.durable_snapshot.reset();
   r.durable_partial.reset();
   r.durable_votes_after = rsm::kRebuilding;
+  r.durable_rebuild_id = rng_.between(1, ~std::uint64_t{0} - 1);
   ++result_.rebuilds;
   log(id + "'s state is found corrupt: wiped, to be rebuilt");
   start_replica(id);
@@ -235,7 +240,8 @@ std::size_t RsmSim::durable_holders(const rsm::LogEntry& e, const std::vector<No
   std::size_t holders = 0;
   for (const NodeId& m : among) {
     const SimReplica& other = replicas_.at(m);
-    if (other.durable_snapshot && other.durable_snapshot->through >= e.vs) {
+    if ((other.durable_snapshot && other.durable_snapshot->through >= e.vs) || other.wiped_snapshot_through >= e.vs ||
+        std::binary_search(other.wiped_log.begin(), other.wiped_log.end(), e)) {
       ++holders;
       continue;
     }

@@ -234,6 +234,11 @@ class RsmSim {
     std::optional<rsm::SnapshotImage> durable_snapshot;
     std::optional<rsm::SnapshotPiece> durable_partial;   // offset 0, every byte received
     Instance durable_votes_after = 0;
+    // What a wipe took: acknowledged before the loss, so it counted for
+    // commits that may surface only now (the commit check accepts it).
+    std::vector<rsm::LogEntry> wiped_log;
+    Viewstamp wiped_snapshot_through;
+    std::uint64_t durable_rebuild_id = 0;
     bool ever_started = false;
     std::unique_ptr<SimKv> machine;
     std::unique_ptr<rsm::Applier> applier;

@@ -22,11 +22,21 @@ void sweep(const RsmSimOptions& o, std::uint64_t first, std::uint64_t count) {
   EXPECT_FALSE(failure) << *failure;
 }
 
-// CI runs 700 seeds with every fault on (100 with slow disks); `synod-sim-rsm
-// --seeds N [--nodes 5] [--slow-disk]` runs more.
+// CI runs 800 seeds with every fault on (100 with slow disks, 100 with wiped restarts); `synod-sim-rsm
+// --seeds N [--nodes 5] [--slow-disk] [--corrupt]` runs more.
 TEST(RsmSim, ThreeNodes_SafeLinearizableLive_Seeds0To199) { sweep(nodes(3), 0, 200); }
 TEST(RsmSim, ThreeNodes_SafeLinearizableLive_Seeds200To399) { sweep(nodes(3), 200, 200); }
 TEST(RsmSim, FiveNodes_SafeLinearizableLive_Seeds0To199) { sweep(nodes(5), 0, 200); }
+
+// Restarted nodes may come back with their state wiped (found corrupt) and
+// must be rebuilt through the join path without ever voting or acknowledging
+// with what they forgot.
+TEST(RsmSim, ThreeNodesCorruptRestarts_SafeLinearizableLive_Seeds0To99) {
+  RsmSimOptions o = nodes(3);
+  o.corrupt_on_restart = 0.2;
+  o.min_members = 3;
+  sweep(o, 0, 100);
+}
 
 // Slow fsyncs widen every window between a write and what waits for it.
 TEST(RsmSim, ThreeNodesSlowDisk_SafeLinearizableLive_Seeds0To99) {

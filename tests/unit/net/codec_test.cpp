@@ -98,8 +98,8 @@ std::vector<rsm::Message> sample_rsm_messages() {
       {"n3", "n1", rsm::ReadConfirmAck{~0ull, ~0ull}},
       {"n1", "n3", rsm::SnapshotChunk{3, {2, 9}, 6, 0xdeadbeef, 0, Bytes("ab\0\xff", 4), 0x1234}},
       {"n3", "n1", rsm::SnapshotAck{3, {2, 9}, 6, true}},
-      {"n3", "n1", rsm::RebuildRequest{3}},
-      {"n1", "n3", rsm::RebuildDone{5}},
+      {"n3", "n1", rsm::RebuildRequest{3, ~0ull}},
+      {"n1", "n3", rsm::RebuildDone{7, 5, 42}},
   };
 }
 
