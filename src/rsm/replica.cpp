@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <limits>
+#include <utility>
 
 #include "common/crc32.h"
 
@@ -609,29 +610,18 @@ Ready Replica::take_ready() {
   Ready r;
   if (gate_.has_pending_writes()) {
     r.write_id = gate_.take_batch();
-    r.install = std::move(install_);
-    install_.reset();
-    r.save_snapshot = std::move(save_snapshot_);
-    save_snapshot_.reset();
-    r.snapshot_pieces = std::move(pieces_);
-    pieces_.clear();
-    r.compact_through = compact_through_;
-    compact_through_.reset();
-    r.truncate_after = truncate_after_;
-    truncate_after_.reset();
-    r.appends = std::move(appends_);
-    appends_.clear();
+    r.install = std::exchange(install_, std::nullopt);
+    r.save_snapshot = std::exchange(save_snapshot_, std::nullopt);
+    r.snapshot_pieces = std::exchange(pieces_, {});
+    r.compact_through = std::exchange(compact_through_, std::nullopt);
+    r.truncate_after = std::exchange(truncate_after_, std::nullopt);
+    r.appends = std::exchange(appends_, {});
   }
-  r.messages = std::move(outbox_);
-  outbox_.clear();
-  r.notices = std::move(notices_);
-  notices_.clear();
-  r.committed = std::move(committed_);
-  committed_.clear();
-  r.reads = std::move(grants_);
-  grants_.clear();
-  r.snapshot_due = snapshot_due_;
-  snapshot_due_.reset();
+  r.messages = std::exchange(outbox_, {});
+  r.notices = std::exchange(notices_, {});
+  r.committed = std::exchange(committed_, {});
+  r.reads = std::exchange(grants_, {});
+  r.snapshot_due = std::exchange(snapshot_due_, std::nullopt);
   return r;
 }
 

@@ -26,17 +26,30 @@ Status mark_started(Store& store) {
   return store.write(batch);
 }
 
-void put_votes_after(Batch& batch, Instance votes_after) {
+namespace {
+
+void put_meta_u64(Batch& batch, std::string_view key, std::uint64_t value) {
   Bytes record;
-  append_big_endian(record, votes_after);
-  batch.put(Family::kMeta, kMetaVotesAfterKey, seal(record));
+  append_big_endian(record, value);
+  batch.put(Family::kMeta, key, seal(record));
 }
 
-void put_rebuild_id(Batch& batch, std::uint64_t rebuild_id) {
-  Bytes record;
-  append_big_endian(record, rebuild_id);
-  batch.put(Family::kMeta, kMetaRebuildIdKey, seal(record));
+// An absent record reads as 0; a damaged one is an error naming it.
+Result<std::uint64_t> load_meta_u64(const Store& store, std::string_view key, const std::string& if_damaged) {
+  Result<std::optional<Bytes>> stored = store.get(Family::kMeta, key);
+  if (!stored) return stored.error();
+  if (!stored->has_value()) return std::uint64_t{0};
+  Result<BytesView> record = unseal(**stored);
+  std::optional<std::uint64_t> value = record ? read_big_endian<std::uint64_t>(*record) : std::nullopt;
+  if (!value) return Error{"meta record " + std::string(key) + " in data dir " + store.dir() + " is damaged; " + if_damaged};
+  return *value;
 }
+
+}  // namespace
+
+void put_votes_after(Batch& batch, Instance votes_after) { put_meta_u64(batch, kMetaVotesAfterKey, votes_after); }
+
+void put_rebuild_id(Batch& batch, std::uint64_t rebuild_id) { put_meta_u64(batch, kMetaRebuildIdKey, rebuild_id); }
 
 Result<rsm::Recovered> load_node(const Store& store, std::vector<std::string>* warnings) {
   // PaxosStore and LogStore hold a Store& for their writes; only their const
@@ -74,28 +87,13 @@ Result<rsm::Recovered> load_node(const Store& store, std::vector<std::string>* w
   if (!started) return started.error();
   recovered.restarted = started->has_value();
 
-  Result<std::optional<Bytes>> votes = store.get(Family::kMeta, kMetaVotesAfterKey);
+  // Not knowing whether we may vote is the one thing we must not guess.
+  Result<std::uint64_t> votes = load_meta_u64(store, kMetaVotesAfterKey, "the node cannot tell whether it may vote: rebuild it");
   if (!votes) return votes.error();
-  if (votes->has_value()) {
-    Result<BytesView> record = unseal(**votes);
-    std::optional<Instance> value = record ? read_big_endian<Instance>(*record) : std::nullopt;
-    if (!value || record->size() != sizeof(Instance)) {
-      // Not knowing whether we may vote is the one thing we must not guess.
-      return Error{"meta record votes_after in data dir " + store.dir() +
-                   " is damaged; the node cannot tell whether it may vote: rebuild it"};
-    }
-    recovered.votes_after = *value;
-  }
-  Result<std::optional<Bytes>> rebuild = store.get(Family::kMeta, kMetaRebuildIdKey);
+  recovered.votes_after = *votes;
+  Result<std::uint64_t> rebuild = load_meta_u64(store, kMetaRebuildIdKey, "rebuild the node again");
   if (!rebuild) return rebuild.error();
-  if (rebuild->has_value()) {
-    Result<BytesView> record = unseal(**rebuild);
-    std::optional<std::uint64_t> value = record ? read_big_endian<std::uint64_t>(*record) : std::nullopt;
-    if (!value) {
-      return Error{"meta record rebuild_id in data dir " + store.dir() + " is damaged: rebuild the node again"};
-    }
-    recovered.rebuild_id = *value;
-  }
+  recovered.rebuild_id = *rebuild;
   return recovered;
 }
 

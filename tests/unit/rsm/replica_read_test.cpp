@@ -16,30 +16,20 @@
 #include <vector>
 
 #include "rsm/replica.h"
+#include "unit/rsm/replica_test_util.h"
 #include "unit/rsm/rsm_test_print.h"
 
 namespace synod::rsm {
 namespace {
 
-// ---- Building blocks ---------------------------------------------------------
+using namespace synod::rsm::test;
+using synod::rsm::test::describe;  // joins the overloads below
 
-View make_view(ViewId vid, NodeId primary, std::vector<NodeId> backups) {
-  Result<View> v = View::make(vid, std::move(primary), std::move(backups));
-  EXPECT_TRUE(v.ok()) << (v.ok() ? "" : v.error().message);
-  return std::move(v).value();
-}
+// ---- Building blocks ---------------------------------------------------------
 
 // View 1 of three or five nodes; n1 is the primary.
 View view3() { return make_view(1, "n1", {"n2", "n3"}); }
 View view5() { return make_view(1, "n1", {"n2", "n3", "n4", "n5"}); }
-
-ReplicaConfig config(NodeId self) {
-  ReplicaConfig c;
-  c.self = std::move(self);
-  return c;
-}
-
-Viewstamp vs(ViewId vid, std::uint64_t seq) { return Viewstamp{vid, seq}; }
 
 ClientRequest request(std::uint64_t client, std::uint64_t request_no) {
   return ClientRequest{client, request_no, "op" + std::to_string(client) + "." + std::to_string(request_no)};
@@ -54,24 +44,12 @@ LogEntry entry(ViewId vid, std::uint64_t seq) {
   return LogEntry{vs(vid, seq), 7, vid * 1000 + seq, "e" + std::to_string(vid) + "." + std::to_string(seq)};
 }
 
-Message message(NodeId from, NodeId to, Body body) { return Message{std::move(from), std::move(to), std::move(body)}; }
-
 Message append_ack(NodeId from, Viewstamp durable, ViewId vid = 1) {
   return message(std::move(from), "n1", AppendAck{vid, durable});
 }
 
 Message confirm_ack(NodeId from, std::uint64_t round, ViewId vid = 1, NodeId to = "n1") {
   return message(std::move(from), std::move(to), ReadConfirmAck{vid, round});
-}
-
-template <typename T>
-std::vector<T> bodies_to(const std::vector<Message>& ms, const NodeId& to) {
-  std::vector<T> out;
-  for (const Message& m : ms) {
-    if (m.to != to) continue;
-    if (const T* b = std::get_if<T>(&m.body)) out.push_back(*b);
-  }
-  return out;
 }
 
 template <typename T>

@@ -15,29 +15,21 @@
 #include <utility>
 #include <vector>
 
+#include "unit/rsm/replica_test_util.h"
 #include "unit/rsm/rsm_test_print.h"
 
 namespace synod::rsm {
 namespace {
 
-// ---- Building blocks ---------------------------------------------------------
+using namespace synod::rsm::test;
+using synod::rsm::test::describe;  // joins the overloads below
 
-View make_view(ViewId vid, NodeId primary, std::vector<NodeId> backups) {
-  Result<View> v = View::make(vid, std::move(primary), std::move(backups));
-  EXPECT_TRUE(v.ok()) << (v.ok() ? "" : v.error().message);
-  return std::move(v).value();
-}
+// ---- Building blocks ---------------------------------------------------------
 
 // View 1 of three nodes; n1 is the primary.
 View view3() { return make_view(1, "n1", {"n2", "n3"}); }
 View view5() { return make_view(1, "n1", {"n2", "n3", "n4", "n5"}); }
 const std::vector<NodeId> kBackups{"n2", "n3"};  // of view3()
-
-ReplicaConfig config(NodeId self) {
-  ReplicaConfig c;
-  c.self = std::move(self);
-  return c;
-}
 
 ClientRequest request(std::uint64_t client, std::uint64_t request_no) {
   return ClientRequest{client, request_no, "op" + std::to_string(client) + "." + std::to_string(request_no)};
@@ -54,10 +46,6 @@ std::vector<LogEntry> entries(ViewId vid, std::uint64_t first_seq, std::uint64_t
   return out;
 }
 
-Viewstamp vs(ViewId vid, std::uint64_t seq) { return Viewstamp{vid, seq}; }
-
-Message message(NodeId from, NodeId to, Body body) { return Message{std::move(from), std::move(to), std::move(body)}; }
-
 // What a backup says to the primary n1 of view 1 (or of `vid`).
 Message ack_from(NodeId backup, Viewstamp durable, ViewId vid = 1) {
   return message(std::move(backup), "n1", AppendAck{vid, durable});
@@ -66,30 +54,6 @@ Message ack_from(NodeId backup, Viewstamp durable, ViewId vid = 1) {
 // What the primary n1 says to backup n2.
 Message append_to_n2(Viewstamp prev, std::vector<LogEntry> es, Viewstamp commit, ViewId vid = 1) {
   return message("n1", "n2", Append{vid, prev, std::move(es), commit});
-}
-
-std::vector<Viewstamp> stamps(const std::vector<LogEntry>& es) {
-  std::vector<Viewstamp> out;
-  for (const LogEntry& e : es) out.push_back(e.vs);
-  return out;
-}
-
-std::string describe(const std::vector<Viewstamp>& v) {
-  std::ostringstream out;
-  out << "[";
-  for (std::size_t i = 0; i < v.size(); ++i) out << (i ? " " : "") << to_string(v[i]);
-  out << "]";
-  return out.str();
-}
-
-template <typename T>
-std::vector<T> bodies_to(const std::vector<Message>& ms, const NodeId& to) {
-  std::vector<T> out;
-  for (const Message& m : ms) {
-    if (m.to != to) continue;
-    if (const T* b = std::get_if<T>(&m.body)) out.push_back(*b);
-  }
-  return out;
 }
 
 std::vector<Append> appends_to(const std::vector<Message>& ms, const NodeId& to) { return bodies_to<Append>(ms, to); }

@@ -15,18 +15,16 @@
 #include <vector>
 
 #include "rsm/replica.h"
+#include "unit/rsm/replica_test_util.h"
 #include "unit/rsm/rsm_test_print.h"
 
 namespace synod::rsm {
 namespace {
 
-// ---- Building blocks ---------------------------------------------------------
+using namespace synod::rsm::test;
+using synod::rsm::test::describe;  // joins the overloads below
 
-View make_view(ViewId vid, NodeId primary, std::vector<NodeId> backups) {
-  Result<View> v = View::make(vid, std::move(primary), std::move(backups));
-  EXPECT_TRUE(v.ok()) << (v.ok() ? "" : v.error().message);
-  return std::move(v).value();
-}
+// ---- Building blocks ---------------------------------------------------------
 
 // The three nodes n1, n2, n3 in view `vid` under `primary`.
 View view_of(ViewId vid, const NodeId& primary) {
@@ -37,17 +35,9 @@ View view_of(ViewId vid, const NodeId& primary) {
   return make_view(vid, primary, backups);
 }
 
-ReplicaConfig config(NodeId self) {
-  ReplicaConfig c;
-  c.self = std::move(self);
-  return c;
-}
-
 ClientRequest request(std::uint64_t client, std::uint64_t request_no) {
   return ClientRequest{client, request_no, "op" + std::to_string(client) + "." + std::to_string(request_no)};
 }
-
-Viewstamp vs(ViewId vid, std::uint64_t seq) { return Viewstamp{vid, seq}; }
 
 // An entry as a primary of view `vid` would have ordered it for client 7.
 LogEntry entry(ViewId vid, std::uint64_t seq) {
@@ -64,33 +54,7 @@ std::vector<LogEntry> log_of(std::initializer_list<Viewstamp> stamps) {
   return out;
 }
 
-Message message(NodeId from, NodeId to, Body body) { return Message{std::move(from), std::move(to), std::move(body)}; }
-
-std::vector<Viewstamp> stamps(const std::vector<LogEntry>& es) {
-  std::vector<Viewstamp> out;
-  for (const LogEntry& e : es) out.push_back(e.vs);
-  return out;
-}
-
-std::string describe(const std::vector<Viewstamp>& v) {
-  std::ostringstream out;
-  out << "[";
-  for (std::size_t i = 0; i < v.size(); ++i) out << (i ? " " : "") << to_string(v[i]);
-  out << "]";
-  return out.str();
-}
-
 std::string describe(const std::vector<LogEntry>& es) { return describe(stamps(es)); }
-
-template <typename T>
-std::vector<T> bodies_to(const std::vector<Message>& ms, const NodeId& to) {
-  std::vector<T> out;
-  for (const Message& m : ms) {
-    if (m.to != to) continue;
-    if (const T* b = std::get_if<T>(&m.body)) out.push_back(*b);
-  }
-  return out;
-}
 
 std::vector<Append> appends_to(const std::vector<Message>& ms, const NodeId& to) { return bodies_to<Append>(ms, to); }
 
