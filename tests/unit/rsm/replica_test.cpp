@@ -58,31 +58,6 @@ Message append_to_n2(Viewstamp prev, std::vector<LogEntry> es, Viewstamp commit,
 
 std::vector<Append> appends_to(const std::vector<Message>& ms, const NodeId& to) { return bodies_to<Append>(ms, to); }
 
-// Everything the Ready loop produced until it settled.
-struct Drained {
-  std::vector<LogEntry> appends;
-  std::vector<Message> messages;
-  std::vector<ClientNotice> notices;
-  std::vector<LogEntry> committed;
-  int rounds = 0;
-};
-
-// Runs the Ready loop until the replica has nothing more to say (bounded);
-// with `sync`, every write is reported durable as the loop in replica.h does.
-Drained drain(Replica& r, bool sync) {
-  Drained d;
-  for (; d.rounds < 100 && r.has_ready(); ++d.rounds) {
-    Ready ready = r.take_ready();
-    d.appends.insert(d.appends.end(), ready.appends.begin(), ready.appends.end());
-    d.messages.insert(d.messages.end(), ready.messages.begin(), ready.messages.end());
-    d.notices.insert(d.notices.end(), ready.notices.begin(), ready.notices.end());
-    d.committed.insert(d.committed.end(), ready.committed.begin(), ready.committed.end());
-    if (sync && ready.write_id != 0) r.on_durable(ready.write_id);
-  }
-  EXPECT_FALSE(r.has_ready()) << r.self() << ": the Ready loop did not settle in " << d.rounds << " rounds";
-  return d;
-}
-
 // Submits `count` requests (clients 1..count, request 1 each) and takes the
 // Ready that orders them.
 Ready order(Replica& primary, std::uint64_t count, std::uint64_t first_client = 1) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -52,6 +53,35 @@ std::vector<T> bodies_to(const std::vector<Message>& ms, const NodeId& to) {
     if (const T* b = std::get_if<T>(&m.body)) out.push_back(*b);
   }
   return out;
+}
+
+// Everything the Ready loop produced until it settled.
+struct Drained {
+  std::vector<LogEntry> appends;
+  std::vector<Message> messages;
+  std::vector<ClientNotice> notices;
+  std::vector<LogEntry> committed;
+  std::vector<std::uint64_t> write_ids;
+  int rounds = 0;
+};
+
+// Runs the Ready loop until the replica has nothing more to say (bounded);
+// with `sync`, every write is reported durable at once.
+inline Drained drain(Replica& r, bool sync) {
+  Drained d;
+  for (; d.rounds < 100 && r.has_ready(); ++d.rounds) {
+    Ready ready = r.take_ready();
+    d.appends.insert(d.appends.end(), ready.appends.begin(), ready.appends.end());
+    d.messages.insert(d.messages.end(), ready.messages.begin(), ready.messages.end());
+    d.notices.insert(d.notices.end(), ready.notices.begin(), ready.notices.end());
+    d.committed.insert(d.committed.end(), ready.committed.begin(), ready.committed.end());
+    if (ready.write_id != 0) {
+      d.write_ids.push_back(ready.write_id);
+      if (sync) r.on_durable(ready.write_id);
+    }
+  }
+  EXPECT_FALSE(r.has_ready()) << r.self() << ": the Ready loop did not settle in " << d.rounds << " rounds";
+  return d;
 }
 
 }  // namespace synod::rsm::test
