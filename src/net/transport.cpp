@@ -114,7 +114,7 @@ struct Peer {
   asio::steady_timer connect_timer;
   asio::steady_timer backoff_timer;
   std::uint32_t backoff_ms;
-  Endpoint dialed;  // the address of the current connection, for the log
+  Endpoint dialed;  // the address of the current connection; written under mu
   // At most one write is outstanding; in_flight owns the bytes it points at
   // until its handler runs, even if the socket was closed meanwhile.
   bool writing = false;
@@ -176,6 +176,7 @@ struct Transport::Impl {
   void send(const NodeId& to, std::uint16_t type, Bytes payload);
   void set_peer(const NodeId& id, const Endpoint& at);
   bool has_queued(Peer* peer);
+  bool address_changed(Peer* peer);
   void kick(Peer* peer);
   void readdress(Peer* peer);
   void dial(Peer* peer);
@@ -386,8 +387,15 @@ void Transport::Impl::kick(Peer* peer) {
   }
 }
 
+bool Transport::Impl::address_changed(Peer* peer) {
+  std::lock_guard lock(mu);
+  return !(peer->dialed == peer->at);
+}
+
 void Transport::Impl::readdress(Peer* peer) {
   if (peer->link == Peer::Link::down) return;  // the next dial reads the new address
+  // write() may have moved already, on seeing the new address first.
+  if (!address_changed(peer)) return;
   abandon_connection(peer);
   peer->backoff_timer.cancel();
   peer->link = Peer::Link::down;
@@ -503,6 +511,9 @@ void Transport::Impl::watch_for_close(Peer* peer, std::uint64_t gen) {
 
 void Transport::Impl::write(Peer* peer) {
   if (peer->link != Peer::Link::up || peer->writing) return;
+  // A frame sent after set_peer() returned must not leave on the connection to
+  // the old address, even when this write runs before the posted readdress.
+  if (address_changed(peer)) return readdress(peer);
   {
     std::lock_guard lock(mu);
     std::size_t batch_bytes = 0;
