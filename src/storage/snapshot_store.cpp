@@ -372,6 +372,42 @@ Status SnapshotStore::add_snapshot(Batch& batch, const rsm::SnapshotImage& image
   return Status::Ok();
 }
 
+Result<std::optional<Bytes>> SnapshotStore::read_range(Viewstamp through, std::uint64_t offset,
+                                                        std::uint64_t length) const {
+  Result<std::optional<Bytes>> value = store_.get(Family::kState, kSnapshotHeaderKey);
+  if (!value) return value.error();
+  if (!*value) return std::optional<Bytes>();
+  Result<SnapshotHeader> header = decode_snapshot_header(**value);
+  if (!header) return Error{"snapshot header in data dir " + store_.dir() + " " + header.error().message + kDamaged};
+  if (header->through != through || offset > header->size || length > header->size - offset) {
+    return std::optional<Bytes>();
+  }
+  Bytes out;
+  out.reserve(length);
+  // The snapshot's chunk records start at 0 and hold kSnapshotRecordBytesMax
+  // bytes each, the last one what is left (put_chunks).
+  for (std::uint64_t at = offset - offset % kSnapshotRecordBytesMax; at < offset + length;
+       at += kSnapshotRecordBytesMax) {
+    const std::string where = "snapshot chunk at offset " + std::to_string(at) + " in data dir " + store_.dir();
+    Result<std::optional<Bytes>> chunk = store_.get(Family::kState, chunk_key(kSnapshotChunkPrefix, at));
+    if (!chunk) return chunk.error();
+    if (!*chunk) return Error{where + " is missing" + kDamaged};
+    Result<BytesView> record = unseal(**chunk);
+    if (!record) return Error{where + " is corrupt (" + record.error().message + ")" + kDamaged};
+    if (record->size() < kChunkFixedBytes || Viewstamp{u64_at(*record, 0), u64_at(*record, kU64)} != through ||
+        u64_at(*record, 2 * kU64) != at) {
+      return Error{where + " does not belong there" + kDamaged};
+    }
+    const BytesView data = record->substr(kChunkFixedBytes);
+    const std::uint64_t from = std::max(offset, at) - at;
+    const std::uint64_t to = std::min<std::uint64_t>(offset + length - at, data.size());
+    if (from > to) return Error{where + " is shorter than its snapshot's size says" + kDamaged};
+    out.append(data.substr(from, to - from));
+  }
+  if (out.size() != length) return Error{"snapshot in data dir " + store_.dir() + " lacks bytes its header counts" + kDamaged};
+  return std::optional<Bytes>(std::move(out));
+}
+
 Result<LoadedSnapshots> SnapshotStore::load() const {
   LoadedSnapshots loaded;
   Result<std::optional<rsm::SnapshotImage>> current = load_snapshot(store_);

@@ -85,6 +85,13 @@ class SnapshotStore {
   // CRC-32 does not match, drop it with a warning instead.
   Result<LoadedSnapshots> load() const;
 
+  // `length` bytes at `offset` of the stored snapshot, for a transfer
+  // (rsm::SnapshotRead): nullopt when the stored snapshot does not end at
+  // `through` (a newer one replaced it) or is shorter than offset + length.
+  // Reads only the chunk records the range touches; each is checked (seal,
+  // snapshot, offset) and a damaged one is an error.
+  Result<std::optional<Bytes>> read_range(Viewstamp through, std::uint64_t offset, std::uint64_t length) const;
+
  private:
   const Store& store_;
 };

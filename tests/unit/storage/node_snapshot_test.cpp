@@ -403,3 +403,67 @@ TEST(NodeBatchSnapshot, ASnapshotThroughNoEntrysViewstampIsRefused) {
 
 }  // namespace
 }  // namespace synod::storage
+
+namespace synod::storage {
+namespace {
+
+using namespace testing;  // NOLINT: the test helpers
+
+// A transfer reads the stored snapshot a chunk at a time (rsm::SnapshotRead).
+TEST(SnapshotReadRange, ReadsAnyRangeOfTheStoredSnapshotAcrossRecords) {
+  TempDir tmp;
+  auto store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  const Viewstamp through{2, 9};
+  const Bytes whole = blob(2 * kMiB + 500);
+  const rsm::SnapshotImage saved = image(through, whole);
+  persist_ok(*store, NodeBatch{.save_snapshot = &saved});
+  const SnapshotStore snapshots(*store);
+  struct Range { std::uint64_t offset, length; };
+  for (Range r : {Range{0, 100}, Range{kMiB - 10, 20}, Range{kMiB, kMiB}, Range{kMiB - 1, kMiB + 2},
+                  Range{2 * kMiB, 500}, Range{whole.size(), 0}, Range{0, whole.size()}}) {
+    Result<std::optional<Bytes>> got = snapshots.read_range(through, r.offset, r.length);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    ASSERT_TRUE(*got) << "offset " << r.offset;
+    EXPECT_TRUE(**got == whole.substr(r.offset, r.length)) << "offset " << r.offset << " length " << r.length;
+  }
+}
+
+TEST(SnapshotReadRange, AnotherSnapshotOrARangePastTheEndReadsAsNothing) {
+  TempDir tmp;
+  auto store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  const SnapshotStore snapshots(*store);
+  Result<std::optional<Bytes>> none = snapshots.read_range(Viewstamp{1, 1}, 0, 1);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(*none) << "read a snapshot from an empty dir";
+  const rsm::SnapshotImage saved = image(Viewstamp{2, 9}, blob(1000));
+  persist_ok(*store, NodeBatch{.save_snapshot = &saved});
+  Result<std::optional<Bytes>> other = snapshots.read_range(Viewstamp{2, 8}, 0, 10);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(*other) << "read the bytes of a snapshot that was replaced";
+  Result<std::optional<Bytes>> past = snapshots.read_range(Viewstamp{2, 9}, 995, 10);
+  ASSERT_TRUE(past.ok());
+  EXPECT_FALSE(*past);
+}
+
+TEST(SnapshotReadRange, ADamagedChunkIsAnErrorNotBytes) {
+  TempDir tmp;
+  auto store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  const Viewstamp through{2, 9};
+  const rsm::SnapshotImage saved = image(through, blob(kMiB + 10));
+  persist_ok(*store, NodeBatch{.save_snapshot = &saved});
+  Batch damage;
+  damage.put(Family::kState, chunk_key(kSnapshotChunkPrefix, kMiB), "not a sealed record");
+  ASSERT_TRUE(store->write(damage).ok());
+  const SnapshotStore snapshots(*store);
+  Result<std::optional<Bytes>> first = snapshots.read_range(through, 0, 100);
+  ASSERT_TRUE(first.ok()) << "the undamaged record is readable";
+  Result<std::optional<Bytes>> bad = snapshots.read_range(through, kMiB, 5);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("snapshot chunk at offset 1048576"), std::string::npos) << bad.error().message;
+}
+
+}  // namespace
+}  // namespace synod::storage
