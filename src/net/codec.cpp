@@ -27,7 +27,7 @@ static_assert(sizeof(std::size_t) == 8, "the wire format has 64-bit lengths");
 // A protocol's types are its first type plus the body's variant index.
 constexpr auto kPaxosTypeFirst = static_cast<std::size_t>(MessageType::kPaxosPrepare);
 constexpr auto kRsmTypeFirst = static_cast<std::size_t>(MessageType::kRsmAppend);
-constexpr auto kTypeLast = static_cast<std::size_t>(MessageType::kRsmRebuildDone);
+constexpr auto kTypeLast = static_cast<std::size_t>(MessageType::kRsmSnapshotServe);
 
 template <MessageType type, class Body>
 constexpr bool kTypeIs = std::is_same_v<
@@ -54,7 +54,8 @@ static_assert(kRsmTypeIs<MessageType::kRsmSnapshotChunk, rsm::SnapshotChunk>);
 static_assert(kRsmTypeIs<MessageType::kRsmSnapshotAck, rsm::SnapshotAck>);
 static_assert(kRsmTypeIs<MessageType::kRsmRebuildRequest, rsm::RebuildRequest>);
 static_assert(kRsmTypeIs<MessageType::kRsmRebuildDone, rsm::RebuildDone>);
-static_assert(std::variant_size_v<rsm::Body> == 9,
+static_assert(kRsmTypeIs<MessageType::kRsmSnapshotServe, rsm::SnapshotServe>);
+static_assert(std::variant_size_v<rsm::Body> == 10,
               "a new RSM body needs a MessageType (appended after the last one)");
 // The Paxos types end where the RSM ones begin, and is_*_type agree with both.
 static_assert(kPaxosTypeFirst + std::variant_size_v<paxos::Body> == kRsmTypeFirst);
@@ -182,6 +183,7 @@ Status check_body(const rsm::SnapshotChunk& m) {
 Status check_body(const rsm::SnapshotAck&) { return Status::Ok(); }
 Status check_body(const rsm::RebuildRequest&) { return Status::Ok(); }
 Status check_body(const rsm::RebuildDone&) { return Status::Ok(); }
+Status check_body(const rsm::SnapshotServe& m) { return check_node(m.to, "SnapshotServe's follower"); }
 
 template <class Message>
 Status check_message(const Message& m) {
@@ -321,6 +323,7 @@ Result<paxos::Message> decode_message(std::uint16_t type, BytesView payload) {
     case MessageType::kRsmSnapshotAck:
     case MessageType::kRsmRebuildRequest:
     case MessageType::kRsmRebuildDone:
+    case MessageType::kRsmSnapshotServe:
       return wrong_protocol(type, "an RSM", "a Paxos");
   }
   return unknown_type(type);
@@ -346,6 +349,8 @@ Result<rsm::Message> decode_rsm_message(std::uint16_t type, BytesView payload) {
       return decode_as<rsm::Message, rsm::RebuildRequest>(payload, "RebuildRequest");
     case MessageType::kRsmRebuildDone:
       return decode_as<rsm::Message, rsm::RebuildDone>(payload, "RebuildDone");
+    case MessageType::kRsmSnapshotServe:
+      return decode_as<rsm::Message, rsm::SnapshotServe>(payload, "SnapshotServe");
     case MessageType::kPaxosPrepare:
     case MessageType::kPaxosPromise:
     case MessageType::kPaxosAccept:

@@ -36,6 +36,7 @@ enum class MessageType : std::uint16_t {
   kRsmSnapshotAck,
   kRsmRebuildRequest,
   kRsmRebuildDone,
+  kRsmSnapshotServe,
 };
 
 // Which decoder a frame's type belongs to (false for unknown types).
@@ -45,7 +46,7 @@ constexpr bool is_paxos_type(std::uint16_t type) {
 }
 constexpr bool is_rsm_type(std::uint16_t type) {
   return type >= static_cast<std::uint16_t>(MessageType::kRsmAppend) &&
-         type <= static_cast<std::uint16_t>(MessageType::kRsmRebuildDone);
+         type <= static_cast<std::uint16_t>(MessageType::kRsmSnapshotServe);
 }
 
 // What one rsm::Append may carry. The decoder refuses more (the entry count

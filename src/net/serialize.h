@@ -275,7 +275,7 @@ void serialize(Archive& ar, synod::rsm::Append& m, unsigned version) {
 
 template <class Archive>
 void serialize(Archive& ar, synod::rsm::AppendAck& m, unsigned /*version*/) {
-  ar& m.vid& m.durable;
+  ar& m.vid& m.durable& m.snapshot;
 }
 
 template <class Archive>
@@ -311,6 +311,11 @@ void serialize(Archive& ar, synod::rsm::RebuildRequest& m, unsigned /*version*/)
 template <class Archive>
 void serialize(Archive& ar, synod::rsm::RebuildDone& m, unsigned /*version*/) {
   ar& m.vid& m.readmitted_in& m.rebuild_id;
+}
+
+template <class Archive>
+void serialize(Archive& ar, synod::rsm::SnapshotServe& m, unsigned /*version*/) {
+  ar& m.vid& m.to;
 }
 
 // Durable Paxos records.
@@ -363,6 +368,7 @@ SYNOD_PLAIN_SERIALIZABLE(synod::rsm::SnapshotChunk)
 SYNOD_PLAIN_SERIALIZABLE(synod::rsm::SnapshotAck)
 SYNOD_PLAIN_SERIALIZABLE(synod::rsm::RebuildRequest)
 SYNOD_PLAIN_SERIALIZABLE(synod::rsm::RebuildDone)
+SYNOD_PLAIN_SERIALIZABLE(synod::rsm::SnapshotServe)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::AcceptorState)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::AcceptorRecord)
 SYNOD_PLAIN_SERIALIZABLE(synod::paxos::DecidedRecord)

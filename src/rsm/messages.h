@@ -53,6 +53,10 @@ struct Append {
 struct AppendAck {
   ViewId vid = 0;
   Viewstamp durable;
+  // The backup's stored snapshot ends here: the primary asks a backup whose
+  // snapshot covers its own compaction point to serve a follower that needs
+  // one (SnapshotServe).
+  Viewstamp snapshot;
   auto operator<=>(const AppendAck&) const = default;
 };
 
@@ -83,10 +87,13 @@ struct ReadConfirmAck {
   auto operator<=>(const ReadConfirmAck&) const = default;
 };
 
-// Primary -> follower whose next entries were compacted away: one chunk of
-// the snapshot of the replicated state through `through`. Chunks go one at a
-// time, each on the ack of the one before (backpressure), and resume from
-// the follower's acknowledged offset after a loss or a broken connection.
+// Sender -> follower whose next entries the primary compacted away: one
+// chunk of the snapshot of the replicated state through `through`. The
+// sender is the primary or a backup it asked to serve (SnapshotServe): any
+// snapshot is of committed state, so any member's will do if it reaches the
+// primary's compaction point. Chunks go one at a time, each on the ack of
+// the one before (backpressure), and resume from the follower's acknowledged
+// offset after a loss or a broken connection.
 struct SnapshotChunk {
   ViewId vid = 0;
   Viewstamp through;                 // the snapshot holds every op up to here
@@ -98,15 +105,25 @@ struct SnapshotChunk {
   auto operator<=>(const SnapshotChunk&) const = default;
 };
 
-// Follower -> primary: "I hold the first `received` bytes of the snapshot
-// through `through` durably", or that it installed it (or already holds
-// everything through it).
+// Follower -> sender (and a copy to the primary when the sender is a
+// backup, so that it sees the transfer progress): "I hold the first
+// `received` bytes of the snapshot through `through` durably", or that it
+// installed it (or already holds everything through it).
 struct SnapshotAck {
   ViewId vid = 0;
   Viewstamp through;
   std::uint64_t received = 0;
   bool installed = false;            // the snapshot is in place, durably
   auto operator<=>(const SnapshotAck&) const = default;
+};
+
+// Primary -> backup: "send your snapshot to `to`, which needs one". The
+// primary resends it while the transfer shows no progress, and serves the
+// follower itself (or asks another backup) when this one stays silent.
+struct SnapshotServe {
+  ViewId vid = 0;
+  NodeId to;
+  auto operator<=>(const SnapshotServe&) const = default;
 };
 
 // Member -> primary: "my state was found corrupt and I started over empty;
@@ -129,7 +146,7 @@ struct RebuildDone {
 };
 
 using Body = std::variant<Append, AppendAck, AppendGap, ReadConfirm, ReadConfirmAck, SnapshotChunk, SnapshotAck,
-                          RebuildRequest, RebuildDone>;
+                          RebuildRequest, RebuildDone, SnapshotServe>;
 
 struct Message {
   NodeId from;

@@ -455,6 +455,7 @@ void Node::collect() {
       for (LogEntry& e : r.committed) staged_.committed.push_back(std::move(e));
       for (ReadGrant& g : r.reads) staged_.reads.push_back(std::move(g));
       if (r.snapshot_due) staged_.snapshot_due = r.snapshot_due;
+      for (SnapshotRead& read : r.snapshot_reads) staged_.snapshot_reads.push_back(std::move(read));
     }
     while (paxos_.has_ready()) {
       paxos::Ready r = paxos_.take_ready();
@@ -481,7 +482,7 @@ bool Node::has_ready() const {
   return replica_.has_ready() || paxos_.has_ready() || promise_gate_.has_pending_writes() ||
          !staged_.messages.empty() || !staged_.paxos_messages.empty() || !staged_.notices.empty() ||
          !staged_.committed.empty() || !staged_.reads.empty() || !staged_.views_entered.empty() ||
-         staged_.snapshot_due.has_value();
+         staged_.snapshot_due.has_value() || !staged_.snapshot_reads.empty();
 }
 
 NodeReady Node::take_ready() {

@@ -10,6 +10,7 @@
 //     if (r.write_id) { persist(r.paxos_writes, r.truncate_after, r.appends)  // ONE synced batch
 //                       node.on_durable(r.write_id); }
 //     apply(r.committed); serve(r.reads);
+//     for (read : r.snapshot_reads) node.on_snapshot_read(read, bytes of the stored snapshot);
 //   }
 //
 // The view change, and when each of its rules takes effect:
@@ -138,6 +139,9 @@ struct NodeReady {
   // After applying `committed`: snapshot the state through it and pass the
   // snapshot to on_snapshot_taken() (the next batch stores it).
   std::optional<Viewstamp> snapshot_due;
+  // After persisting the batch: read these ranges of the stored snapshot
+  // and pass each to on_snapshot_read (see SnapshotRead).
+  std::vector<SnapshotRead> snapshot_reads;
   std::vector<View> views_entered;            // in order, for the host's information
   std::optional<Instance> votes_after;        // persist with the batch: see Recovered::votes_after
 };
@@ -164,6 +168,9 @@ class Node {
   void submit_read(ReadRequest read);
   void on_durable(std::uint64_t write_id);
   void on_snapshot_taken(SnapshotImage image) { replica_.on_snapshot_taken(std::move(image)); }
+  void on_snapshot_read(const SnapshotRead& read, std::optional<Bytes> data) {
+    replica_.on_snapshot_read(read, std::move(data));
+  }
 
   // Admin requests, at the primary. Errors say why and what to do: "not the
   // primary" (names it), "busy, retry" (a change or a view change is in

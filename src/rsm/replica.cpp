@@ -19,6 +19,7 @@ Replica::Replica(ReplicaConfig config, View view, std::vector<LogEntry> recovere
       view_(std::move(view)),
       log_(std::move(recovered_log)),
       expiry_clock_(config_.session_idle_ticks),
+      sender_(config_.snapshot_chunk_bytes, config_.resend_ticks, 10 * std::uint64_t{config_.resend_ticks}),
       incoming_(std::move(snapshots.partial)) {
   assert(view_.validate().ok());
   assert(config_.heartbeat_ticks > 0 && config_.append_entries_max > 0 && config_.snapshot_chunk_bytes > 0);
@@ -27,8 +28,8 @@ Replica::Replica(ReplicaConfig config, View view, std::vector<LogEntry> recovere
     // The host restored its state from the snapshot: everything through it
     // is committed and applied.
     snapshot_through_ = snapshots.current->through;
-    snapshot_ = std::move(snapshots.current->bytes);
-    snapshot_crc_ = crc32(snapshot_);
+    snapshot_size_ = snapshots.current->bytes.size();
+    snapshot_crc_ = crc32(snapshots.current->bytes);
     commit_ = handed_out_ = snapshot_through_;
     assert(log_.empty() || log_.front().vs > snapshot_through_);
   }
@@ -132,6 +133,7 @@ void Replica::on_read_confirm_ack(const NodeId& from, const ReadConfirmAck& c) {
 
 void Replica::tick() {
   ++now_ticks_;
+  sender_.tick(now_ticks_);
   if (is_primary() && !frozen_ && !ordering_paused_) {
     if (std::optional<Viewstamp> idle_below = expiry_clock_.on_tick(now_ticks_, last())) {
       // Synod's own request: it bypasses the clients' queue bound.
@@ -150,9 +152,10 @@ void Replica::tick() {
       f.sent = f.match;
       f.last_progress_tick = now_ticks_;
     }
-    if (f.snapshot_sent > f.snapshot_acked && now_ticks_ - f.last_progress_tick >= config_.resend_ticks) {
-      f.snapshot_sent = f.snapshot_acked;  // resume where it holds bytes for sure
-      f.last_progress_tick = now_ticks_;
+    if (f.donor && now_ticks_ - f.donor_progress_tick >= 4 * std::uint64_t{config_.resend_ticks}) {
+      // The donor is gone, or cannot serve: ask another, or serve it ourselves.
+      f.failed_donors.insert(*f.donor);
+      f.donor.reset();
     }
     send_entries(id);
   }
@@ -170,6 +173,7 @@ void Replica::step(const Message& message) {
         else if constexpr (std::is_same_v<T, ReadConfirmAck>) on_read_confirm_ack(message.from, body);
         else if constexpr (std::is_same_v<T, SnapshotChunk>) on_snapshot_chunk(message.from, body);
         else if constexpr (std::is_same_v<T, SnapshotAck>) on_snapshot_ack(message.from, body);
+        else if constexpr (std::is_same_v<T, SnapshotServe>) on_snapshot_serve(message.from, body);
         // RebuildRequest and RebuildDone are rsm::Node's, never stepped here.
       },
       message.body);
@@ -220,7 +224,7 @@ void Replica::on_append(const NodeId& from, const Append& a) {
   // The ack leaves once everything written so far is durable, matched_
   // included; it never covers an entry we could still lose.
   if (!acks_withheld()) {
-    if (std::optional<Message> ack = gate_.hold(Message{config_.self, from, AppendAck{view_.vid, matched_}})) {
+    if (std::optional<Message> ack = gate_.hold(Message{config_.self, from, AppendAck{view_.vid, matched_, snapshot_through_}})) {
       outbox_.push_back(std::move(*ack));
     }
   }
@@ -236,6 +240,7 @@ void Replica::on_ack(const NodeId& from, const AppendAck& a) {
   Follower& f = it->second;
   f.heard = true;
   f.last_heard_tick = now_ticks_;
+  f.snapshot = a.snapshot;
   if (a.durable > f.match) {
     f.match = std::min(a.durable, last());
     f.last_progress_tick = now_ticks_;
@@ -271,7 +276,7 @@ void Replica::on_gap(const NodeId& from, const AppendGap& g) {
 void Replica::send_entries(const NodeId& backup) {
   Follower& f = followers_.at(backup);
   // What follows f.sent was compacted away: the follower needs the snapshot.
-  if (f.sent < snapshot_through_) return send_snapshot_chunk(backup, f);
+  if (f.sent < snapshot_through_) return serve_snapshot(backup, f);
   Append a{view_.vid, f.sent, {}, commit_};
   for (auto it = after(f.sent); it != log_.end() && a.entries.size() < config_.append_entries_max; ++it) {
     a.entries.push_back(*it);
@@ -388,6 +393,7 @@ void Replica::enter_view(View next, bool frozen) {
   expiry_clock_.restart();
   matched_ = Viewstamp{};
   followers_.clear();
+  sender_.clear();  // transfers of the old view: their chunks would be refused
   // A confirmation round of the old view proves nothing about the new one:
   // its reads wait for a round of the new view (or go to the new primary).
   for (ReadRequest& r : reads_in_round_) reads_waiting_.push_front(std::move(r));
@@ -452,11 +458,12 @@ void Replica::set_commit(Viewstamp commit) {
 }
 
 bool Replica::snapshot_transfer_active() const {
+  if (sender_.active(now_ticks_)) return true;
   if (!is_primary()) return false;
+  // A follower a donor serves continues from our log after the donor's
+  // snapshot: compacting past that would send it round again.
   for (const auto& [_, f] : followers_) {
-    if (f.snapshot_through != Viewstamp{} && now_ticks_ - f.last_progress_tick < 10 * std::uint64_t{config_.resend_ticks}) {
-      return true;
-    }
+    if (f.donor && now_ticks_ - f.donor_progress_tick < 10 * std::uint64_t{config_.resend_ticks}) return true;
   }
   return false;
 }
@@ -474,33 +481,71 @@ void Replica::on_snapshot_taken(SnapshotImage image) {
   if (image.through <= snapshot_through_ || image.through > handed_out_ || snapshot_transfer_active()) return;
   log_.erase(log_.begin(), after(image.through));
   snapshot_through_ = image.through;
-  snapshot_ = std::move(image.bytes);
-  snapshot_crc_ = crc32(snapshot_);
-  save_snapshot_ = SnapshotImage{snapshot_through_, snapshot_};
+  snapshot_size_ = image.bytes.size();
+  snapshot_crc_ = crc32(image.bytes);
+  save_snapshot_ = std::move(image);
   compact_through_ = snapshot_through_;
   gate_.note_write();
   maybe_request_snapshot();
 }
 
-void Replica::send_snapshot_chunk(const NodeId& id, Follower& f) {
-  if (f.snapshot_through != snapshot_through_) {
-    // A newer snapshot replaced the one in transfer: start over with it.
-    f.snapshot_through = snapshot_through_;
-    f.snapshot_acked = f.snapshot_sent = 0;
+std::optional<NodeId> Replica::choose_donor(const NodeId& id, const Follower& f) const {
+  if (!config_.snapshots_from_backups) return std::nullopt;
+  for (const NodeId& b : view_.backups) {
+    if (b == id || f.failed_donors.count(b) != 0) continue;
+    const Follower& candidate = followers_.at(b);
+    // Its snapshot must reach our compaction point, so that the follower can
+    // go on from our log, and it must be answering.
+    if (!candidate.heard || now_ticks_ - candidate.last_heard_tick >= config_.resend_ticks) continue;
+    if (candidate.snapshot == Viewstamp{} || candidate.snapshot < snapshot_through_) continue;
+    return b;
   }
-  if (f.snapshot_sent > f.snapshot_acked) return;  // one chunk in flight: backpressure
-  const std::uint64_t offset = f.snapshot_acked;
-  const std::size_t length = std::min<std::size_t>(config_.snapshot_chunk_bytes, snapshot_.size() - offset);
-  Bytes data = snapshot_.substr(offset, length);
-  const std::uint32_t data_crc = crc32(data);
-  send(id, SnapshotChunk{view_.vid, snapshot_through_, snapshot_.size(), snapshot_crc_, offset, std::move(data), data_crc});
-  f.snapshot_sent = offset + length;
-  if (length == 0) f.snapshot_sent = offset + 1;  // an empty snapshot: the one chunk is in flight
-  f.last_progress_tick = now_ticks_;
+  return std::nullopt;
+}
+
+void Replica::serve_snapshot(const NodeId& id, Follower& f) {
+  if (f.donor) {
+    // Remind it while the transfer shows no progress: SnapshotServe may be lost.
+    if (now_ticks_ - f.donor_progress_tick >= config_.resend_ticks) send(*f.donor, SnapshotServe{view_.vid, id});
+    return;
+  }
+  if (!sender_.serving(id)) {
+    if (std::optional<NodeId> donor = choose_donor(id, f)) {
+      f.donor = donor;
+      f.donor_through = Viewstamp{};
+      f.donor_received = 0;
+      f.donor_progress_tick = now_ticks_;
+      send(*donor, SnapshotServe{view_.vid, id});
+      return;
+    }
+  }
+  sender_.serve(id, stored_snapshot(), now_ticks_);
+}
+
+std::optional<NodeId> Replica::snapshot_donor(const NodeId& follower) const {
+  auto it = followers_.find(follower);
+  if (it == followers_.end()) return std::nullopt;
+  return it->second.donor;
+}
+
+void Replica::on_snapshot_serve(const NodeId& from, const SnapshotServe& s) {
+  if (s.vid != view_.vid || from != view_.primary || is_primary() || frozen_ || s.to == config_.self) return;
+  if (snapshot_through_ == Viewstamp{}) return;  // nothing to serve: the primary will turn elsewhere
+  sender_.serve(s.to, stored_snapshot(), now_ticks_);
+}
+
+void Replica::on_snapshot_read(const SnapshotRead& read, std::optional<Bytes> data) {
+  if (std::optional<SnapshotChunk> chunk = sender_.on_read(read, std::move(data), view_.vid)) {
+    send(read.to, std::move(*chunk));
+  }
 }
 
 void Replica::on_snapshot_ack(const NodeId& from, const SnapshotAck& a) {
-  if (a.vid != view_.vid || !is_primary()) return;
+  if (a.vid != view_.vid) return;
+  if (!is_primary()) {
+    sender_.on_ack(from, a, now_ticks_);  // as a donor
+    return;
+  }
   auto it = followers_.find(from);
   if (it == followers_.end()) return;
   Follower& f = it->second;
@@ -511,31 +556,44 @@ void Replica::on_snapshot_ack(const NodeId& from, const SnapshotAck& a) {
     // a newer snapshot if we compacted further meanwhile).
     f.match = std::max(f.match, std::min(a.through, last()));
     f.sent = std::max(f.sent, f.match);
-    f.snapshot_acked = f.snapshot_sent = 0;
-    f.snapshot_through = Viewstamp{};
+    sender_.stop(from);
+    f.donor.reset();
+    f.failed_donors.clear();
     f.last_progress_tick = now_ticks_;
     advance_commit();
     send_entries(from);
     return;
   }
-  if (a.through != f.snapshot_through || a.through != snapshot_through_) return;
-  if (a.received > f.snapshot_acked) f.last_progress_tick = now_ticks_;
-  f.snapshot_acked = std::min<std::uint64_t>(a.received, snapshot_.size());
-  f.snapshot_sent = std::max(f.snapshot_sent, f.snapshot_acked);
-  if (f.snapshot_sent == f.snapshot_acked) send_snapshot_chunk(from, f);
+  if (f.donor) {
+    // The follower's copy of what it told the donor.
+    if (a.through != f.donor_through) {
+      f.donor_through = a.through;
+      f.donor_received = 0;
+    }
+    if (a.received > f.donor_received) {
+      f.donor_received = a.received;
+      f.donor_progress_tick = now_ticks_;
+    }
+    return;
+  }
+  if (sender_.on_ack(from, a, now_ticks_) == SnapshotSender::AckResult::kProgress) f.last_progress_tick = now_ticks_;
 }
 
 void Replica::ack_snapshot(const NodeId& to, Viewstamp through, std::uint64_t received, bool installed) {
   if (acks_withheld()) return;
-  // Like an AppendAck: it leaves once what it reports is durable.
-  if (std::optional<Message> ack =
-          gate_.hold(Message{config_.self, to, SnapshotAck{view_.vid, through, received, installed}})) {
-    outbox_.push_back(std::move(*ack));
-  }
+  // Like an AppendAck: it leaves once what it reports is durable. A donor's
+  // primary gets a copy: it watches the transfer, and must learn the install.
+  const SnapshotAck ack{view_.vid, through, received, installed};
+  auto hold = [&](const NodeId& receiver) {
+    if (std::optional<Message> m = gate_.hold(Message{config_.self, receiver, ack})) outbox_.push_back(std::move(*m));
+  };
+  hold(to);
+  if (to != view_.primary && !is_primary()) hold(view_.primary);
 }
 
 void Replica::on_snapshot_chunk(const NodeId& from, const SnapshotChunk& c) {
-  if (c.vid != view_.vid || from != view_.primary || is_primary() || frozen_) return;
+  // From the primary or a donor it asked: any snapshot is committed state.
+  if (c.vid != view_.vid || from == config_.self || is_primary() || frozen_) return;
   if (c.through <= commit_) {
     // We hold everything through it already (committed entries are the same
     // everywhere): no need for the snapshot.
@@ -546,11 +604,19 @@ void Replica::on_snapshot_chunk(const NodeId& from, const SnapshotChunk& c) {
   const bool same = incoming_ && incoming_->through == c.through && incoming_->total_bytes == c.total_bytes &&
                     incoming_->snapshot_crc == c.snapshot_crc;
   if (!same) {
+    // Stick to the transfer in progress unless this one is newer or that one
+    // stalled: two senders must not keep restarting each other.
+    if (incoming_ && c.through <= incoming_->through &&
+        now_ticks_ - incoming_progress_tick_ < 2 * std::uint64_t{config_.resend_ticks}) {
+      return;
+    }
     if (c.offset != 0) return ack_snapshot(from, c.through, 0, false);  // start from the beginning
     incoming_ = SnapshotPiece{c.through, c.total_bytes, c.snapshot_crc, 0, {}};
+    incoming_progress_tick_ = now_ticks_;
   }
   if (c.offset != incoming_->data.size()) return ack_snapshot(from, c.through, incoming_->data.size(), false);
   incoming_->data += c.data;
+  incoming_progress_tick_ = now_ticks_;
   pieces_.push_back(SnapshotPiece{c.through, c.total_bytes, c.snapshot_crc, c.offset, c.data});
   gate_.note_write();
   if (incoming_->data.size() < incoming_->total_bytes) {
@@ -585,10 +651,11 @@ void Replica::install_snapshot() {
   std::erase_if(appends_, [&](const LogEntry& e) { return e.vs <= through; });
   std::erase_if(committed_, [&](const LogEntry& e) { return e.vs <= through; });
   snapshot_through_ = through;
-  snapshot_ = std::move(incoming_->data);
+  snapshot_size_ = incoming_->total_bytes;
   snapshot_crc_ = incoming_->snapshot_crc;
+  install_ = SnapshotImage{through, std::move(incoming_->data)};
   incoming_.reset();
-  install_ = SnapshotImage{through, snapshot_};
+  sender_.clear();  // what we were serving is no longer what we store
   save_snapshot_.reset();  // an older one of our own: the install supersedes it
   snapshot_due_.reset();
   snapshot_requested_ = false;
@@ -601,7 +668,8 @@ void Replica::install_snapshot() {
 
 bool Replica::has_ready() const {
   return can_order() || can_start_read_round() || !grants_.empty() || gate_.has_pending_writes() ||
-         !outbox_.empty() || !notices_.empty() || !committed_.empty() || snapshot_due_.has_value();
+         !outbox_.empty() || !notices_.empty() || !committed_.empty() || snapshot_due_.has_value() ||
+         sender_.has_reads();
 }
 
 Ready Replica::take_ready() {
@@ -622,6 +690,7 @@ Ready Replica::take_ready() {
   r.committed = std::exchange(committed_, {});
   r.reads = std::exchange(grants_, {});
   r.snapshot_due = std::exchange(snapshot_due_, std::nullopt);
+  r.snapshot_reads = sender_.take_reads();
   return r;
 }
 
@@ -636,6 +705,7 @@ const char* type_name(const Body& body) {
     const char* operator()(const SnapshotAck&) const { return "SnapshotAck"; }
     const char* operator()(const RebuildRequest&) const { return "RebuildRequest"; }
     const char* operator()(const RebuildDone&) const { return "RebuildDone"; }
+    const char* operator()(const SnapshotServe&) const { return "SnapshotServe"; }
   };
   return std::visit(Namer{}, body);
 }

@@ -53,16 +53,27 @@
 //   one and hand it over (on_snapshot_taken); the next batch stores it and
 //   drops the log up to it, in that order, in one write (Ready::save_snapshot,
 //   Ready::compact_through). Every replica does this on its own.
-// - A follower that needs entries the primary compacted away gets the
+// - A follower that needs entries the primary compacted away gets a
 //   snapshot instead, in checksummed chunks, one in flight at a time; its
 //   acks say how much it holds durably, so the transfer resumes where it
 //   stopped. A complete snapshot whose checksum matches is installed
-//   (Ready::install): it replaces the follower's state and log. The primary
-//   does not compact while a transfer progresses (a stalled one stops
-//   counting after 10 * resend_ticks).
-//
-// Not yet here: serving snapshots from a backup rather than the primary, and
-// streaming them from storage rather than memory.
+//   (Ready::install): it replaces the follower's state and log.
+// - Who sends it: a backup the primary asks (SnapshotServe), so that a large
+//   transfer does not load the primary. Any snapshot holds committed state
+//   only, so any member's will do once it reaches the primary's compaction
+//   point (the follower then continues from the primary's log): the primary
+//   picks a backup whose acks report such a snapshot and that answered
+//   lately. A donor that shows no progress for 4 * resend_ticks is dropped
+//   for this follower, and the primary asks another or serves it itself.
+// - The sender streams from storage: it asks its host for each chunk's bytes
+//   (Ready::snapshot_reads, SnapshotSender) instead of keeping the snapshot
+//   in memory. Neither the primary nor a donor compacts while a transfer it
+//   takes part in progresses (a stalled one stops counting after
+//   10 * resend_ticks), since that would replace the stored snapshot.
+// - A follower sticks to the snapshot it is receiving; it switches to
+//   another only for a newer one, or when its transfer stalled for
+//   2 * resend_ticks (its sender may be gone), so two senders cannot keep
+//   restarting each other.
 
 #include <cstdint>
 #include <deque>
@@ -75,6 +86,7 @@
 #include "common/view.h"
 #include "rsm/messages.h"
 #include "rsm/session_expiry.h"
+#include "rsm/snapshot_sender.h"
 
 namespace synod::rsm {
 
@@ -90,6 +102,9 @@ struct ReplicaConfig {
   std::uint32_t session_idle_ticks = 0;
   std::size_t snapshot_after_entries = 0;      // 0: never snapshot, never compact
   std::size_t snapshot_chunk_bytes = 256 * 1024;
+  // A backup may serve snapshots to followers that need one (else only the
+  // primary does).
+  bool snapshots_from_backups = true;
 };
 
 // The replicated state (session table and state machine) through `through`.
@@ -138,6 +153,9 @@ struct Ready {
   std::vector<ClientNotice> notices;   // redirects and "busy" answers to clients
   std::vector<LogEntry> committed;     // apply in this order
   std::vector<ReadGrant> reads;        // serve after applying `committed`
+  // After persisting this Ready's writes: read these ranges of the stored
+  // snapshot and pass each to on_snapshot_read.
+  std::vector<SnapshotRead> snapshot_reads;
 };
 
 class Replica {
@@ -154,6 +172,8 @@ class Replica {
   // The host's snapshot of the state through image.through (which it had
   // applied). The next batch stores it and drops the log up to there.
   void on_snapshot_taken(SnapshotImage image);
+  // The bytes of a Ready::snapshot_reads request (see SnapshotRead).
+  void on_snapshot_read(const SnapshotRead& read, std::optional<Bytes> data);
 
   // View `next` begins for this replica (next.vid > view().vid), with its log
   // as it is. A new primary appends a no-op of the new view, which commits the
@@ -195,6 +215,11 @@ class Replica {
   // The last entry held: in the log, or else the one the snapshot ends with.
   Viewstamp last() const { return log_.empty() ? snapshot_through_ : log_.back().vs; }
   Viewstamp snapshot_through() const { return snapshot_through_; }
+  StoredSnapshot stored_snapshot() const { return StoredSnapshot{snapshot_through_, snapshot_size_, snapshot_crc_}; }
+  // Primary: the backup serving `follower` a snapshot for it, if one is.
+  std::optional<NodeId> snapshot_donor(const NodeId& follower) const;
+  // Snapshot transfers this replica is sending (as primary or as donor).
+  bool sending_snapshot_to(const NodeId& id) const { return sender_.serving(id); }
   Viewstamp durable() const { return durable_; }
   Viewstamp commit() const { return commit_; }
   // Primary: its commit point covers every op committed before it became
@@ -216,10 +241,15 @@ class Replica {
     std::uint64_t last_progress_tick = 0;
     bool heard = false;               // it has answered at least once (a learner that never shows up has not)
     std::uint64_t last_heard_tick = 0;
-    // Snapshot transfer: which snapshot, what it holds durably, what is in flight.
-    Viewstamp snapshot_through;
-    std::uint64_t snapshot_acked = 0;
-    std::uint64_t snapshot_sent = 0;
+    Viewstamp snapshot;               // where its stored snapshot ends, as its acks report
+    // A backup serving it a snapshot, and the transfer as its acks (copied
+    // to us) report it. Donors that stalled are not asked again until it
+    // installs a snapshot.
+    std::optional<NodeId> donor;
+    Viewstamp donor_through;
+    std::uint64_t donor_received = 0;
+    std::uint64_t donor_progress_tick = 0;
+    std::set<NodeId> failed_donors;
   };
 
   Follower new_follower(Viewstamp sent) const;  // heard "now", nothing acknowledged
@@ -230,7 +260,10 @@ class Replica {
   void on_read_confirm(const NodeId& from, const ReadConfirm& c);
   void on_snapshot_chunk(const NodeId& from, const SnapshotChunk& c);
   void on_snapshot_ack(const NodeId& from, const SnapshotAck& a);
-  void send_snapshot_chunk(const NodeId& id, Follower& f);
+  void on_snapshot_serve(const NodeId& from, const SnapshotServe& s);
+  // Primary: the follower needs a snapshot; have a donor or ourselves send it.
+  void serve_snapshot(const NodeId& id, Follower& f);
+  std::optional<NodeId> choose_donor(const NodeId& id, const Follower& f) const;
   void install_snapshot();
   void ack_snapshot(const NodeId& to, Viewstamp through, std::uint64_t received, bool installed);
   void maybe_request_snapshot();
@@ -289,10 +322,12 @@ class Replica {
 
   // Snapshots.
   Viewstamp snapshot_through_;                 // the log starts after it
-  Bytes snapshot_;                             // what followers are sent
+  std::uint64_t snapshot_size_ = 0;            // its bytes are in storage, not here
   std::uint32_t snapshot_crc_ = 0;
   bool snapshot_requested_ = false;
+  SnapshotSender sender_;
   std::optional<SnapshotPiece> incoming_;      // being received: offset 0, data so far
+  std::uint64_t incoming_progress_tick_ = 0;   // when incoming_ last grew
 
   std::optional<SnapshotImage> install_;
   std::optional<SnapshotImage> save_snapshot_;

@@ -81,6 +81,7 @@ bool valid(const rsm::SnapshotChunk& b) {
 bool valid(const rsm::SnapshotAck&) { return true; }
 bool valid(const rsm::RebuildRequest&) { return true; }
 bool valid(const rsm::RebuildDone&) { return true; }
+bool valid(const rsm::SnapshotServe& b) { return valid(b.to); }
 
 template <class Message>
 bool valid_message(const Message& m) {

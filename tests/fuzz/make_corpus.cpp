@@ -115,8 +115,8 @@ std::vector<NamedRsm> sample_rsm_messages() {
                      LogEntry{{3, 4}, ~0ULL, ~0ULL, Bytes("\0\0\xFF\0", 4)}},
                     {3, 2}}}},
       {"append-32-entries", {"n4", "n5", std::move(many)}},
-      {"append-ack", {"n2", "n1", rsm::AppendAck{3, {3, 4}}}},
-      {"append-ack-nothing-durable", {"n2", "n1", rsm::AppendAck{1, {}}}},
+      {"append-ack", {"n2", "n1", rsm::AppendAck{3, {3, 4}, {2, 9}}}},
+      {"append-ack-nothing-durable", {"n2", "n1", rsm::AppendAck{1, {}, {}}}},
       {"append-gap", {"n3", "n1", rsm::AppendGap{3, {2, 9}}}},
       {"append-gap-max", {"n3", "n1", rsm::AppendGap{~0ULL, {~0ULL, ~0ULL}}}},
       {"read-confirm", {"n1", "n2", rsm::ReadConfirm{3, 17}}},
@@ -125,6 +125,7 @@ std::vector<NamedRsm> sample_rsm_messages() {
       {"snapshot-ack", {"n2", "n1", rsm::SnapshotAck{3, {2, 9}, 10, true}}},
       {"rebuild-request", {"n2", "n1", rsm::RebuildRequest{3, 0x1234567890abcdefULL}}},
       {"rebuild-done", {"n1", "n2", rsm::RebuildDone{7, 5, 0x1234567890abcdefULL}}},
+      {"snapshot-serve", {"n1", "n2", rsm::SnapshotServe{7, "n4"}}},
   };
 }
 

@@ -346,6 +346,104 @@ TEST(RsmScenario, LearnerJoinsAfterCompaction_ReceivesTheSnapshotWhileClientsCom
   EXPECT_EQ(sim.kv_data("n4"), sim.kv_data("n1"));
 }
 
+// Who sent n4 snapshot chunks, counted by sender.
+struct ChunkSenders {
+  std::map<NodeId, std::size_t> chunks;
+  void watch(RsmSim& sim) {
+    sim.set_drop_filter([this](const RsmSim::PeerMessage& m) {
+      const auto* rm = std::get_if<rsm::Message>(&m);
+      if (rm && rm->to == "n4" && std::holds_alternative<rsm::SnapshotChunk>(rm->body)) ++chunks[rm->from];
+      return false;
+    });
+  }
+  std::size_t from(const NodeId& id) const { return chunks.count(id) != 0 ? chunks.at(id) : 0; }
+};
+
+// The snapshot comes from an up-to-date backup, not the primary: a large
+// transfer does not load the node that orders every op.
+TEST(RsmScenario, LearnerGetsTheSnapshotFromABackup_ThePrimarySendsNoChunk) {
+  RsmSimOptions o = quiet(4);
+  o.initial_members = 3;
+  o.snapshot_after_entries = 20;
+  o.snapshot_chunk_bytes = 16;
+  o.snapshots_from_backups = true;
+  RsmSim sim(o);
+  ChunkSenders senders;
+  senders.watch(sim);
+  sim.crash("n4");
+  sim.run_for(400);
+  ASSERT_TRUE(sim.durable_snapshot("n2") && sim.durable_snapshot("n3")) << "the backups never compacted";
+  sim.restart("n4");
+  ASSERT_TRUE(sim.request_add("n1", "n4").ok());
+  const std::uint64_t before = completed(sim);
+  ASSERT_TRUE(sim.run_until(600, [&] { return is_member_everywhere(sim, "n4"); })) << sim.violation().value_or("");
+  EXPECT_GT(completed(sim), before + 10) << "clients stalled during the transfer";
+  EXPECT_EQ(senders.from("n1"), 0u) << "the primary sent chunks itself";
+  EXPECT_GT(senders.from("n2") + senders.from("n3"), 8u) << "no backup served the snapshot";
+  EXPECT_TRUE(sim.durable_snapshot("n4")) << "n4 caught up without a snapshot";
+  finish(sim);
+  EXPECT_EQ(sim.kv_data("n4"), sim.kv_data("n1"));
+}
+
+// The donor crashes mid-transfer: the primary notices the transfer stalled
+// and has it finished (by another backup or itself); the learner still joins.
+TEST(RsmScenario, DonorCrashesMidTransfer_TheTransferFinishesElsewhere) {
+  RsmSimOptions o = quiet(4);
+  o.initial_members = 3;
+  o.snapshot_after_entries = 20;
+  o.snapshot_chunk_bytes = 16;
+  o.snapshots_from_backups = true;
+  RsmSim sim(o);
+  ChunkSenders senders;
+  senders.watch(sim);
+  sim.crash("n4");
+  sim.run_for(400);
+  sim.restart("n4");
+  ASSERT_TRUE(sim.request_add("n1", "n4").ok());
+  NodeId donor;
+  ASSERT_TRUE(sim.run_until(300, [&] {
+    for (const NodeId& b : {"n2", "n3"}) {
+      if (senders.from(b) >= 4) donor = b;
+    }
+    return !donor.empty();
+  })) << "no backup began serving the snapshot";
+  sim.crash(donor);
+  const std::size_t before = senders.from(donor);
+  // The donor stays down: n4 joins the view of the nodes that are up.
+  auto joined = [&] {
+    std::optional<NodeId> p = sim.current_primary();
+    return p && sim.core(*p).view().contains("n4") && sim.is_up("n4") && sim.core("n4").view() == sim.core(*p).view();
+  };
+  ASSERT_TRUE(sim.run_until(1500, [&] { return joined() || sim.violation(); }))
+      << sim.violation().value_or("n4 never joined");
+  ASSERT_FALSE(sim.violation()) << *sim.violation();
+  EXPECT_EQ(senders.from(donor), before) << "a crashed donor sent chunks";
+  EXPECT_GT(senders.from("n1") + senders.from(donor == "n2" ? "n3" : "n2"), 0u);
+  sim.restart(donor);
+  finish(sim);
+  EXPECT_EQ(sim.kv_data("n4"), sim.kv_data("n1"));
+}
+
+// With snapshots_from_backups off, only the primary serves.
+TEST(RsmScenario, OnlyThePrimaryServesSnapshotsWhenBackupsMayNot) {
+  RsmSimOptions o = quiet(4);
+  o.initial_members = 3;
+  o.snapshot_after_entries = 20;
+  o.snapshot_chunk_bytes = 16;
+  o.snapshots_from_backups = false;
+  RsmSim sim(o);
+  ChunkSenders senders;
+  senders.watch(sim);
+  sim.crash("n4");
+  sim.run_for(400);
+  sim.restart("n4");
+  ASSERT_TRUE(sim.request_add("n1", "n4").ok());
+  ASSERT_TRUE(sim.run_until(600, [&] { return is_member_everywhere(sim, "n4"); })) << sim.violation().value_or("");
+  EXPECT_GT(senders.from("n1"), 8u);
+  EXPECT_EQ(senders.from("n2") + senders.from("n3"), 0u);
+  finish(sim);
+}
+
 // A transfer cut by the receiver's crash resumes from the bytes it had
 // persisted, not from the start.
 TEST(RsmScenario, SnapshotTransferResumesAfterTheReceiverRestarts) {

@@ -34,6 +34,7 @@ RsmSim::RsmSim(RsmSimOptions options) : options_(std::move(options)), rng_(optio
   if (!options_.auto_remove_after_ticks) {
     options_.auto_remove_after_ticks = options_.faults && rng_.chance(0.3) ? 150 : 0;
   }
+  if (!options_.snapshots_from_backups) options_.snapshots_from_backups = !options_.faults || rng_.chance(0.75);
   for (const NodeId& id : ids_) start_replica(id);
   for (std::size_t c = 1; c <= options_.clients; ++c) {
     SimClient client;
@@ -60,6 +61,7 @@ void RsmSim::start_replica(const NodeId& id) {
   c.replica.session_idle_ticks = options_.session_idle_ticks;
   c.replica.snapshot_after_entries = options_.snapshot_after_entries;
   c.replica.snapshot_chunk_bytes = options_.snapshot_chunk_bytes;
+  c.replica.snapshots_from_backups = *options_.snapshots_from_backups;
   c.auto_remove_after_ticks = *options_.auto_remove_after_ticks;
   c.auto_remove_min_members = options_.min_members;
   c.initial_view = initial_view_;
@@ -76,6 +78,7 @@ void RsmSim::start_replica(const NodeId& id) {
     const Viewstamp through = r.durable_snapshot->through;
     std::erase_if(recovered_log, [&](const rsm::LogEntry& e) { return e.vs <= through; });
   }
+  r.stored_snapshot = r.durable_snapshot;
   rsm::Recovered recovered{r.durable_paxos, std::move(recovered_log), r.ever_started,
                            rsm::RecoveredSnapshots{r.durable_snapshot, r.durable_partial}, r.durable_votes_after,
                            r.durable_rebuild_id};
@@ -126,6 +129,10 @@ void RsmSim::set_side(const NodeId& id, int side) {
 
 void RsmSim::send_peer(PeerMessage m) {
   if (drop_filter_ && drop_filter_(m)) return;
+  if (const auto* rm = std::get_if<rsm::Message>(&m); rm && std::holds_alternative<rsm::SnapshotChunk>(rm->body)) {
+    const SimReplica& sender = replicas_.at(rm->from);
+    if (sender.core && !sender.core->is_primary()) ++result_.snapshot_chunks_from_backups;
+  }
   net_.send(std::move(m), now_, rng_, options_.network, options_.faults);
 }
 
@@ -174,6 +181,8 @@ void RsmSim::drive(const NodeId& id) {
         }
       }
     }
+    if (ready.save_snapshot) r.stored_snapshot = ready.save_snapshot;
+    else if (ready.install) r.stored_snapshot = ready.install;
     if (ready.write_id != 0) {
       if (options_.bug == RsmBug::kAckBeforeDurable) r.core->on_durable(ready.write_id);
       DiskBatch b{std::move(ready.paxos_writes), std::move(ready.snapshot_pieces), std::move(ready.install),
@@ -186,6 +195,14 @@ void RsmSim::drive(const NodeId& id) {
     for (const rsm::LogEntry& e : ready.committed) on_committed(id, e);
     for (const rsm::ReadGrant& g : ready.reads) serve_read(id, g);
     if (ready.snapshot_due) take_snapshot(id, *ready.snapshot_due);
+    for (const rsm::SnapshotRead& read : ready.snapshot_reads) {
+      std::optional<Bytes> data;
+      if (r.stored_snapshot && r.stored_snapshot->through == read.through &&
+          read.offset + read.length <= r.stored_snapshot->bytes.size()) {
+        data = r.stored_snapshot->bytes.substr(read.offset, read.length);
+      }
+      r.core->on_snapshot_read(read, std::move(data));
+    }
     check_node(id);
   }
 }

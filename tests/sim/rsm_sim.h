@@ -94,6 +94,9 @@ struct RsmSimOptions {
   // The optional auto-removal policy (0: off). Unset: with faults on, on in
   // about a third of the seeds, at 150 ticks; otherwise off.
   std::optional<std::uint64_t> auto_remove_after_ticks;
+  // Backups may serve snapshots (ReplicaConfig::snapshots_from_backups).
+  // Unset: with faults on, in about three seeds of four; otherwise on.
+  std::optional<bool> snapshots_from_backups;
   std::uint64_t add_patience_ticks = 400;
   bool faults = true;                       // all random faults, for scripted scenarios
   bool clients_start_ops = true;
@@ -110,6 +113,7 @@ struct RsmSimResult {
   std::uint64_t members_added = 0;
   std::uint64_t snapshots_taken = 0;
   std::uint64_t snapshots_installed = 0;
+  std::uint64_t snapshot_chunks_from_backups = 0;  // sent by a node that was not primary
   std::uint64_t rebuilds = 0;                // nodes restarted with their state wiped
   std::uint64_t members_removed = 0;
   std::uint64_t reads_served = 0;            // linearizable reads answered
@@ -232,6 +236,9 @@ class RsmSim {
     paxos::DurableState durable_paxos;
     std::vector<rsm::LogEntry> durable_log;
     std::optional<rsm::SnapshotImage> durable_snapshot;
+    // The snapshot as the writes issued so far leave it, durable or not:
+    // what the runtime's store would answer a read with.
+    std::optional<rsm::SnapshotImage> stored_snapshot;
     std::optional<rsm::SnapshotPiece> durable_partial;   // offset 0, every byte received
     Instance durable_votes_after = 0;
     // What a wipe took: acknowledged before the loss, so it counted for

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     RsmSimResult r = RsmSim(o).run();
     std::cout << "seed " << first << ": " << (r.violation ? "VIOLATION " + *r.violation : "ok") << " (ops "
               << r.ops_completed << ", entries " << r.entries_committed << ", crashes " << r.crashes << ", views "
-               << r.views_decided << ", added " << r.members_added << ", removed " << r.members_removed << ", rebuilds " << r.rebuilds << ", snapshots " << r.snapshots_taken << "/" << r.snapshots_installed << ", reads " << r.reads_served << ", stale reads " << r.stale_reads_checked << ")\n";
+               << r.views_decided << ", added " << r.members_added << ", removed " << r.members_removed << ", rebuilds " << r.rebuilds << ", snapshots " << r.snapshots_taken << "/" << r.snapshots_installed << " (chunks from backups " << r.snapshot_chunks_from_backups << "), reads " << r.reads_served << ", stale reads " << r.stale_reads_checked << ")\n";
     return r.violation ? 1 : 0;
   }
   if (auto failure = run_rsm_seeds(o, first, seeds)) {

@@ -90,8 +90,8 @@ std::vector<rsm::Message> sample_rsm_messages() {
                    {LogEntry{{3, 1}, 42, 1, "set x 1"}, LogEntry{{3, 2}, 42, 2, all_byte_values()},
                     LogEntry{{3, 3}, ~0ull, ~0ull, Bytes("\0\0\xff\0", 4)}},
                    {3, 2}}},
-      {"n2", "n1", rsm::AppendAck{3, {3, 2}}},
-      {"n2", "n1", rsm::AppendAck{1, {}}},
+      {"n2", "n1", rsm::AppendAck{3, {3, 2}, {2, 7}}},
+      {"n2", "n1", rsm::AppendAck{1, {}, {}}},
       {"n3", "n1", rsm::AppendGap{3, {2, 9}}},
       {"n3", "n1", rsm::AppendGap{~0ull, {~0ull, ~0ull}}},
       {"n1", "n3", rsm::ReadConfirm{3, 17}},
@@ -100,6 +100,7 @@ std::vector<rsm::Message> sample_rsm_messages() {
       {"n3", "n1", rsm::SnapshotAck{3, {2, 9}, 6, true}},
       {"n3", "n1", rsm::RebuildRequest{3, ~0ull}},
       {"n1", "n3", rsm::RebuildDone{7, 5, 42}},
+      {"n1", "n2", rsm::SnapshotServe{7, "n4"}},
   };
 }
 
@@ -114,9 +115,9 @@ rsm::Message append_of(std::size_t n) {
 
 // Not rsm::type_name: that lives in synod_rsm, which the codec does not link.
 const char* rsm_name(const rsm::Body& body) {
-  static constexpr std::array<const char*, 9> kNames = {
+  static constexpr std::array<const char*, 10> kNames = {
       "Append",        "AppendAck",   "AppendGap",      "ReadConfirm", "ReadConfirmAck",
-      "SnapshotChunk", "SnapshotAck", "RebuildRequest", "RebuildDone"};
+      "SnapshotChunk", "SnapshotAck", "RebuildRequest", "RebuildDone", "SnapshotServe"};
   return kNames.at(body.index());
 }
 
@@ -185,12 +186,12 @@ TEST(Codec, WritesNoArchiveHeaderOrClassInfo) {
 TEST(Codec, RejectsUnknownMessageType) {
   const Bytes payload = encode_message(sample_messages().front()).payload;
   const Bytes rsm_payload = encode_message(sample_rsm_messages().front()).payload;
-  for (std::uint16_t type : {0, 17, 18, 0x100, 0xffff}) {
+  for (std::uint16_t type : {0, 18, 19, 0x100, 0xffff}) {
     Result<Message> d = decode_message(type, payload);
     ASSERT_FALSE(d.ok());
     EXPECT_TRUE(contains(d.error().message, "unknown message type " + std::to_string(type)))
         << d.error().message;
-    EXPECT_TRUE(contains(d.error().message, "knows types 1 to 16")) << d.error().message;
+    EXPECT_TRUE(contains(d.error().message, "knows types 1 to 17")) << d.error().message;
     Result<rsm::Message> r = decode_rsm_message(type, rsm_payload);
     ASSERT_FALSE(r.ok());
     EXPECT_TRUE(contains(r.error().message, "unknown message type " + std::to_string(type)))
@@ -218,9 +219,10 @@ TEST(Codec, MessageTypeNumbersArePinned) {
   EXPECT_EQ(number(MessageType::kRsmSnapshotAck), 14u);
   EXPECT_EQ(number(MessageType::kRsmRebuildRequest), 15u);
   EXPECT_EQ(number(MessageType::kRsmRebuildDone), 16u);
+  EXPECT_EQ(number(MessageType::kRsmSnapshotServe), 17u);
 
   // And encode_message puts each body under its number.
-  const std::vector<unsigned> rsm_types = {8, 8, 8, 9, 9, 10, 10, 11, 12, 13, 14, 15, 16};
+  const std::vector<unsigned> rsm_types = {8, 8, 8, 9, 9, 10, 10, 11, 12, 13, 14, 15, 16, 17};
   const std::vector<rsm::Message> samples = sample_rsm_messages();
   ASSERT_EQ(samples.size(), rsm_types.size());
   for (std::size_t i = 0; i < samples.size(); ++i) {
@@ -232,7 +234,7 @@ TEST(Codec, TellsPaxosTypesFromRsmTypes) {
   for (unsigned type = 0; type <= 0xffff; ++type) {
     const auto t = static_cast<std::uint16_t>(type);
     EXPECT_EQ(is_paxos_type(t), type >= 1 && type <= 7) << type;
-    EXPECT_EQ(is_rsm_type(t), type >= 8 && type <= 16) << type;
+    EXPECT_EQ(is_rsm_type(t), type >= 8 && type <= 17) << type;
   }
 }
 
@@ -449,8 +451,10 @@ Wire append_head(std::uint64_t count) {
 }
 
 TEST(RsmCodec, WritesTheDocumentedLayout) {
-  const rsm::Message ack{"a", "bc", rsm::AppendAck{3, {3, 4}}};
-  EXPECT_EQ(encode_message(ack).payload, Wire{}.str("a").str("bc").u64(3).u64(3).u64(4).bytes);
+  const rsm::Message ack{"a", "bc", rsm::AppendAck{3, {3, 4}, {2, 7}}};
+  EXPECT_EQ(encode_message(ack).payload, Wire{}.str("a").str("bc").u64(3).u64(3).u64(4).u64(2).u64(7).bytes);
+  const rsm::Message serve{"a", "bc", rsm::SnapshotServe{3, "n4"}};
+  EXPECT_EQ(encode_message(serve).payload, Wire{}.str("a").str("bc").u64(3).str("n4").bytes);
   const rsm::Message gap{"a", "bc", rsm::AppendGap{3, {2, 9}}};
   EXPECT_EQ(encode_message(gap).payload, Wire{}.str("a").str("bc").u64(3).u64(2).u64(9).bytes);
   const rsm::Message append{
@@ -568,9 +572,14 @@ TEST(RsmCodec, RefusesAnOpLongerThanTheBound) {
 TEST(RsmCodec, RefusesInvalidNodeIds) {
   const auto ack = static_cast<std::uint16_t>(MessageType::kRsmAppendAck);
   Result<rsm::Message> bad_sender =
-      decode_rsm_message(ack, Wire{}.str("a b").str("n2").u64(3).u64(3).u64(1).bytes);
+      decode_rsm_message(ack, Wire{}.str("a b").str("n2").u64(3).u64(3).u64(1).u64(0).u64(0).bytes);
   ASSERT_FALSE(bad_sender.ok());
   EXPECT_TRUE(contains(bad_sender.error().message, "sender")) << bad_sender.error().message;
+
+  const auto serve = static_cast<std::uint16_t>(MessageType::kRsmSnapshotServe);
+  Result<rsm::Message> bad_follower = decode_rsm_message(serve, Wire{}.str("n1").str("n2").u64(3).str("n 4").bytes);
+  ASSERT_FALSE(bad_follower.ok());
+  EXPECT_TRUE(contains(bad_follower.error().message, "SnapshotServe's follower")) << bad_follower.error().message;
 
   const auto gap = static_cast<std::uint16_t>(MessageType::kRsmAppendGap);
   Result<rsm::Message> no_receiver =

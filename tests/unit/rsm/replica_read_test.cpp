@@ -45,7 +45,7 @@ LogEntry entry(ViewId vid, std::uint64_t seq) {
 }
 
 Message append_ack(NodeId from, Viewstamp durable, ViewId vid = 1) {
-  return message(std::move(from), "n1", AppendAck{vid, durable});
+  return message(std::move(from), "n1", AppendAck{vid, durable, {}});
 }
 
 Message confirm_ack(NodeId from, std::uint64_t round, ViewId vid = 1, NodeId to = "n1") {
@@ -211,12 +211,12 @@ TEST(ReplicaRead, NewPrimaryStartsNoRoundUntilAnEntryOfItsOwnViewCommits) {
   EXPECT_TRUE(d.reads.empty()) << describe(d.reads);
 
   // A majority holds the carried (1,2): that commits nothing of view 2.
-  d = step_and_drain(r, message("n1", "n2", AppendAck{2, vs(1, 2)}));
+  d = step_and_drain(r, message("n1", "n2", AppendAck{2, vs(1, 2), {}}));
   ASSERT_LT(r.commit(), vs(2, 1));
   EXPECT_EQ(count_of<ReadConfirm>(d.messages), 0u) << "a round with commit " << to_string(r.commit());
   EXPECT_TRUE(d.reads.empty()) << describe(d.reads);
 
-  d = step_and_drain(r, message("n1", "n2", AppendAck{2, vs(2, 1)}));
+  d = step_and_drain(r, message("n1", "n2", AppendAck{2, vs(2, 1), {}}));
   ASSERT_EQ(r.commit(), vs(2, 1));
   const std::uint64_t round = the_round(d.messages, r.view());
   for (const NodeId b : {"n1", "n3"}) {

@@ -48,7 +48,7 @@ std::vector<LogEntry> entries(ViewId vid, std::uint64_t first_seq, std::uint64_t
 
 // What a backup says to the primary n1 of view 1 (or of `vid`).
 Message ack_from(NodeId backup, Viewstamp durable, ViewId vid = 1) {
-  return message(std::move(backup), "n1", AppendAck{vid, durable});
+  return message(std::move(backup), "n1", AppendAck{vid, durable, {}});
 }
 
 // What the primary n1 says to backup n2.
@@ -289,10 +289,10 @@ TEST(Replica, BackupAcksOnlyThroughTheBatchReportedDurable) {
   backup.on_durable(first.write_id);
   EXPECT_EQ(backup.durable(), vs(1, 2));
   Ready r = backup.take_ready();
-  EXPECT_EQ(bodies_to<AppendAck>(r.messages, "n1"), (std::vector<AppendAck>{{1, vs(1, 2)}}));
+  EXPECT_EQ(bodies_to<AppendAck>(r.messages, "n1"), (std::vector<AppendAck>{{1, vs(1, 2), {}}}));
   backup.on_durable(second.write_id);
   r = backup.take_ready();
-  EXPECT_EQ(bodies_to<AppendAck>(r.messages, "n1"), (std::vector<AppendAck>{{1, vs(1, 4)}}));
+  EXPECT_EQ(bodies_to<AppendAck>(r.messages, "n1"), (std::vector<AppendAck>{{1, vs(1, 4), {}}}));
 }
 
 TEST(Replica, AcksOfAMajorityOfBackupsCommitWithoutThePrimarysWrite) {
@@ -371,7 +371,7 @@ TEST(Replica, MessageAddressedToAnotherNodeIsIgnored) {
   Replica primary(config("n1"), view3(), {});
   Ready r = order(primary, 1);
   primary.on_durable(r.write_id);
-  primary.step(message("n2", "n3", AppendAck{1, vs(1, 1)}));
+  primary.step(message("n2", "n3", AppendAck{1, vs(1, 1), {}}));
   EXPECT_EQ(primary.commit(), Viewstamp{});
 }
 
@@ -458,7 +458,7 @@ TEST(Replica, ResponsiveBackupIsNotResentBeforeResendTicksOfSilence) {
   for (int t = 0; t < 50; ++t) {
     primary.tick();
     for (const Message& m : drain(primary, true).messages) {
-      if (std::holds_alternative<Append>(m.body)) primary.step(message(m.to, "n1", AppendAck{1, Viewstamp{}}));
+      if (std::holds_alternative<Append>(m.body)) primary.step(message(m.to, "n1", AppendAck{1, Viewstamp{}, {}}));
     }
   }
   Ready r = order(primary, 1);
@@ -573,7 +573,7 @@ TEST(Replica, BackupAcksOnlyAfterEntriesAreDurable) {
   EXPECT_EQ(backup.durable(), vs(1, 2));
   ASSERT_TRUE(backup.has_ready());
   Ready after = backup.take_ready();
-  EXPECT_EQ(bodies_to<AppendAck>(after.messages, "n1"), (std::vector<AppendAck>{{1, vs(1, 2)}}));
+  EXPECT_EQ(bodies_to<AppendAck>(after.messages, "n1"), (std::vector<AppendAck>{{1, vs(1, 2), {}}}));
 }
 
 TEST(Replica, BackupAckOfAHeartbeatWaitsForTheWriteInFlight) {
@@ -586,7 +586,7 @@ TEST(Replica, BackupAckOfAHeartbeatWaitsForTheWriteInFlight) {
   EXPECT_TRUE(bodies_to<AppendAck>(beat.messages, "n1").empty()) << "acked entries not yet durable";
   backup.on_durable(write.write_id);
   Ready after = backup.take_ready();
-  EXPECT_EQ(bodies_to<AppendAck>(after.messages, "n1"), (std::vector<AppendAck>{{1, vs(1, 2)}, {1, vs(1, 2)}}));
+  EXPECT_EQ(bodies_to<AppendAck>(after.messages, "n1"), (std::vector<AppendAck>{{1, vs(1, 2), {}}, {1, vs(1, 2), {}}}));
 }
 
 TEST(Replica, BackupAnswersAnAppendBeyondItsLogWithAGapAndAppendsNothing) {
@@ -614,7 +614,7 @@ TEST(Replica, BackupSkipsEntriesItAlreadyHolds) {
   backup.step(append_to_n2(vs(1, 1), entries(1, 2, 3), Viewstamp{}));
   Drained duplicate = drain(backup, true);
   EXPECT_TRUE(duplicate.appends.empty()) << "wrote " << describe(stamps(duplicate.appends));
-  EXPECT_EQ(bodies_to<AppendAck>(duplicate.messages, "n1"), (std::vector<AppendAck>{{1, vs(1, 3)}}));
+  EXPECT_EQ(bodies_to<AppendAck>(duplicate.messages, "n1"), (std::vector<AppendAck>{{1, vs(1, 3), {}}}));
   EXPECT_EQ(backup.log(), entries(1, 1, 3));
 }
 
@@ -684,7 +684,7 @@ TEST(Replica, RecoveredBackupAcksAHeartbeatItHoldsAtOnce) {
   backup.step(append_to_n2(vs(1, 4), {}, vs(1, 2)));
   Ready r = backup.take_ready();
   EXPECT_EQ(r.write_id, 0u);
-  EXPECT_EQ(bodies_to<AppendAck>(r.messages, "n1"), (std::vector<AppendAck>{{1, vs(1, 4)}}));
+  EXPECT_EQ(bodies_to<AppendAck>(r.messages, "n1"), (std::vector<AppendAck>{{1, vs(1, 4), {}}}));
   EXPECT_EQ(stamps(r.committed), (std::vector<Viewstamp>{vs(1, 1), vs(1, 2)}));
 }
 

@@ -140,7 +140,7 @@ TEST(ReplicaView, BackupTruncatesItsDivergentSuffixAndTakesThePrimarysEntriesInO
   backup.on_durable(write.write_id);
   EXPECT_EQ(backup.durable(), vs(4, 1));
   Ready after = backup.take_ready();
-  EXPECT_EQ(bodies_to<AppendAck>(after.messages, "n1"), (std::vector<AppendAck>{{4, vs(4, 1)}}));
+  EXPECT_EQ(bodies_to<AppendAck>(after.messages, "n1"), (std::vector<AppendAck>{{4, vs(4, 1), {}}}));
 }
 
 TEST(ReplicaView, BackupAcksWhatMatchesThePrimaryNotItsDivergentTail) {
@@ -150,7 +150,7 @@ TEST(ReplicaView, BackupAcksWhatMatchesThePrimaryNotItsDivergentTail) {
   backup.step(message("n1", "n2", Append{4, vs(1, 1), {entry(1, 2)}, Viewstamp{}}));
   Ready ready = backup.take_ready();
   EXPECT_EQ(ready.write_id, 0u) << "nothing new to write";
-  EXPECT_EQ(bodies_to<AppendAck>(ready.messages, "n1"), (std::vector<AppendAck>{{4, vs(1, 2)}}))
+  EXPECT_EQ(bodies_to<AppendAck>(ready.messages, "n1"), (std::vector<AppendAck>{{4, vs(1, 2), {}}}))
       << "the ack names matched(), not the log's last " << to_string(backup.last());
   EXPECT_EQ(backup.matched(), vs(1, 2));
   EXPECT_EQ(backup.log(), divergent_backup_log());
@@ -190,7 +190,7 @@ TEST(ReplicaView, StaleShorterAppendOfTheSameViewTruncatesNothing) {
   EXPECT_TRUE(ready.appends.empty()) << describe(ready.appends);
   EXPECT_EQ(backup.log(), repaired);
   EXPECT_EQ(backup.matched(), vs(4, 3)) << "matched() never goes back";
-  for (const AppendAck& a : bodies_to<AppendAck>(ready.messages, "n1")) EXPECT_EQ(a, (AppendAck{4, vs(4, 3)}));
+  for (const AppendAck& a : bodies_to<AppendAck>(ready.messages, "n1")) EXPECT_EQ(a, (AppendAck{4, vs(4, 3), {}}));
 }
 
 // No correct primary sends this; the whole Append is ignored before anything
@@ -284,15 +284,15 @@ TEST(ReplicaView, EntriesOfEarlierViewsCommitOnlyOnceTheNewViewsNoOpCommits) {
   ASSERT_EQ(noop_write.appends, (std::vector<LogEntry>{noop(2)}));
 
   // Every member holds (1,1)(1,2) durably: a majority, but of view 1's entries.
-  primary.step(message("n2", "n1", AppendAck{2, vs(1, 2)}));
-  primary.step(message("n3", "n1", AppendAck{2, vs(1, 2)}));
+  primary.step(message("n2", "n1", AppendAck{2, vs(1, 2), {}}));
+  primary.step(message("n3", "n1", AppendAck{2, vs(1, 2), {}}));
   EXPECT_EQ(primary.commit(), Viewstamp{});
   primary.on_durable(noop_write.write_id);
   EXPECT_EQ(primary.commit(), Viewstamp{}) << "only the primary holds the no-op";
   Drained before = drain(primary, true);
   EXPECT_TRUE(before.committed.empty()) << describe(before.committed);
 
-  primary.step(message("n2", "n1", AppendAck{2, vs(2, 1)}));
+  primary.step(message("n2", "n1", AppendAck{2, vs(2, 1), {}}));
   EXPECT_EQ(primary.commit(), vs(2, 1));
   Drained after = drain(primary, true);
   EXPECT_EQ(stamps(after.committed), (std::vector<Viewstamp>{vs(1, 1), vs(1, 2), vs(2, 1)}))
@@ -316,7 +316,7 @@ TEST(ReplicaView, FrozenBackupIgnoresAppendsWithoutAckGapOrWrite) {
   backup.step(message("n1", "n2", Append{1, vs(1, 1), {entry(1, 2)}, vs(1, 1)}));
   Drained d = drain(backup, true);
   EXPECT_EQ(stamps(d.appends), (std::vector<Viewstamp>{vs(1, 2)}));
-  EXPECT_EQ(bodies_to<AppendAck>(d.messages, "n1"), (std::vector<AppendAck>{{1, vs(1, 2)}}));
+  EXPECT_EQ(bodies_to<AppendAck>(d.messages, "n1"), (std::vector<AppendAck>{{1, vs(1, 2), {}}}));
 }
 
 // A frozen primary of view 1 that was given three requests.
@@ -432,7 +432,7 @@ TEST(ReplicaView, DurableNeverCoversEntriesATruncationDroppedWhileTheirWriteWasI
   backup.on_durable(second.write_id);
   EXPECT_EQ(backup.durable(), vs(2, 1));
   Drained after = drain(backup, false);
-  EXPECT_EQ(bodies_to<AppendAck>(after.messages, "n3"), (std::vector<AppendAck>{{2, vs(2, 1)}}));
+  EXPECT_EQ(bodies_to<AppendAck>(after.messages, "n3"), (std::vector<AppendAck>{{2, vs(2, 1), {}}}));
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ namespace rsm {
 inline void PrintTo(const LogEntry& e, std::ostream* out) {
   *out << to_string(e.vs) << " c" << e.client_id << "#" << e.request_no;
 }
-inline void PrintTo(const AppendAck& a, std::ostream* out) { *out << "AppendAck{v" << a.vid << " " << to_string(a.durable) << "}"; }
+inline void PrintTo(const AppendAck& a, std::ostream* out) { *out << "AppendAck{v" << a.vid << " " << to_string(a.durable) << " snapshot " << to_string(a.snapshot) << "}"; }
 inline void PrintTo(const AppendGap& g, std::ostream* out) { *out << "AppendGap{v" << g.vid << " " << to_string(g.last) << "}"; }
 inline void PrintTo(const ReadConfirm& c, std::ostream* out) { *out << "ReadConfirm{v" << c.vid << " round " << c.round << "}"; }
 inline void PrintTo(const ReadConfirmAck& c, std::ostream* out) {
