@@ -10,8 +10,16 @@ Applied Applier::apply(const LogEntry& entry) {
   assert(entry.vs > applied_);
   applied_ = entry.vs;
   if (entry.client_id == 0) {
+    Applied own{0, entry.request_no, {}, false, false, true};
     if (entry.request_no == LogEntry::kExpireSessions) expire_sessions(entry);
-    return Applied{0, entry.request_no, {}, false, false, true};
+    if (entry.request_no == LogEntry::kSetAddress) {
+      // Only a primary writes these; a bad one changes nothing anywhere.
+      if (auto address = decode_address(entry.op)) {
+        addresses_[address->first] = address->second;
+        own.addresses_changed = true;
+      }
+    }
+    return own;
   }
   if (expired_.count(entry.client_id) != 0) {
     return Applied{entry.client_id, entry.request_no, {}, false, false, false, true};
@@ -43,9 +51,20 @@ void Applier::expire_sessions(const LogEntry& entry) {
   }
 }
 
+Bytes encode_address(const NodeId& id, const std::string& address) { return id + '\n' + address; }
+
+std::optional<std::pair<NodeId, std::string>> decode_address(BytesView op) {
+  const std::size_t split = op.find('\n');
+  if (split == BytesView::npos || split == 0) return std::nullopt;
+  const BytesView address = op.substr(split + 1);
+  if (address.find('\n') != BytesView::npos) return std::nullopt;
+  return std::make_pair(NodeId(op.substr(0, split)), std::string(address));
+}
+
 namespace {
 
-constexpr char kSnapshotMagic[] = "synod-applier-1";
+// Format 2 added the address book.
+constexpr char kSnapshotMagic[] = "synod-applier-2";
 
 void put_u64(std::ostream& out, std::uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out.put(static_cast<char>((v >> shift) & 0xFF));
@@ -89,6 +108,11 @@ void Applier::write_snapshot(std::ostream& out) const {
   }
   put_u64(out, expired_.size());
   for (std::uint64_t id : expired_) put_u64(out, id);
+  put_u64(out, addresses_.size());
+  for (const auto& [id, address] : addresses_) {
+    put_bytes(out, id);
+    put_bytes(out, address);
+  }
   machine_.write_snapshot(out);
 }
 
@@ -120,10 +144,20 @@ Status Applier::restore_snapshot(std::istream& in) {
     if (!get_u64(in, id)) return Error{"snapshot is truncated in its expired sessions"};
     expired.insert(id);
   }
+  std::map<NodeId, std::string> addresses;
+  if (!get_u64(in, count)) return Error{"snapshot is truncated in its address book"};
+  for (std::uint64_t i = 0; i < count; ++i) {
+    Bytes id, address;
+    if (!get_bytes(in, id, 1024) || !get_bytes(in, address, 1024)) {
+      return Error{"snapshot is truncated in its address book"};
+    }
+    addresses[id] = std::move(address);
+  }
   if (!machine_.restore_snapshot(in)) return Error{"the state machine refused its part of the snapshot"};
   applied_ = applied;
   sessions_ = std::move(sessions);
   expired_ = std::move(expired);
+  addresses_ = std::move(addresses);
   return Status::Ok();
 }
 

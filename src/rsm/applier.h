@@ -11,6 +11,8 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string>
+#include <utility>
 
 #include "common/bytes.h"
 #include "common/result.h"
@@ -34,7 +36,14 @@ struct Applied {
   // The client's session had expired: nothing was applied, and the client
   // must learn that its earlier requests' outcomes are unknown.
   bool expired = false;
+  // A kSetAddress entry changed addresses().
+  bool addresses_changed = false;
 };
+
+// The op of a kSetAddress entry, and its inverse (nullopt for bytes that are
+// not one: no id, or a line break in either part).
+Bytes encode_address(const NodeId& id, const std::string& address);
+std::optional<std::pair<NodeId, std::string>> decode_address(BytesView op);
 
 class Applier {
  public:
@@ -55,6 +64,9 @@ class Applier {
   void write_snapshot(std::ostream& out) const;
   Status restore_snapshot(std::istream& in);
   bool session_expired(std::uint64_t client_id) const { return expired_.count(client_id) != 0; }
+  // Where nodes listen ("host:port"), as kSetAddress entries recorded it:
+  // replicated state, in snapshots too.
+  const std::map<NodeId, std::string>& addresses() const { return addresses_; }
 
  private:
   struct Session {
@@ -71,6 +83,7 @@ class Applier {
   // applied, since its session can no longer tell a retry from a new one.
   // Grows by one id per expired session.
   std::set<std::uint64_t> expired_;
+  std::map<NodeId, std::string> addresses_;
   Viewstamp applied_;
 };
 

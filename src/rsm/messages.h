@@ -25,10 +25,13 @@ struct ClientRequest {
 // client_id 0 marks an entry of synod's own: request_no kNoop is the first
 // entry of every view after view 1, which the new primary orders to commit
 // what it carries over; kExpireSessions ends the sessions idle since the
-// viewstamp in its op (see session_expiry.h).
+// viewstamp in its op (see session_expiry.h); kSetAddress records where a
+// node listens (op: encode_address), so that every replica, and a node that
+// joins later from a snapshot, can reach the members it did not start with.
 struct LogEntry {
   static constexpr std::uint64_t kNoop = 0;
   static constexpr std::uint64_t kExpireSessions = 1;
+  static constexpr std::uint64_t kSetAddress = 2;
 
   Viewstamp vs;
   std::uint64_t client_id = 0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cassert>
 
+#include "rsm/applier.h"
+
 namespace synod::rsm {
 namespace {
 
@@ -149,10 +151,12 @@ Status Node::check_can_change_membership() const {
   return Status::Ok();
 }
 
-Status Node::request_add(const NodeId& id) {
+Status Node::request_add(const NodeId& id, const std::string& address) {
   if (Status s = check_can_change_membership(); !s) return s;
   if (Status s = validate_node_id(id); !s) return s;
   if (view().contains(id)) return Error{id + " is already a member of view " + to_string(view())};
+  if (address.find('\n') != std::string::npos) return Error{"an address holds no line break"};
+  if (!address.empty()) replica_.order_internal(LogEntry::kSetAddress, encode_address(id, address));
   pending_change_ = MembershipChange{MembershipChange::Kind::kAdd, id, false};
   replica_.add_learner(id);
   return Status::Ok();

@@ -175,7 +175,9 @@ class Node {
   // Admin requests, at the primary. Errors say why and what to do: "not the
   // primary" (names it), "busy, retry" (a change or a view change is in
   // progress, or the view has not started), or a request that makes no sense.
-  Status request_add(const NodeId& id);
+  // With an address, the primary first orders a kSetAddress entry for it,
+  // so that every replica learns where the new node listens.
+  Status request_add(const NodeId& id, const std::string& address = {});
   Status cancel_add(const NodeId& id);
   Status request_remove(const NodeId& id);
   const std::optional<MembershipChange>& pending_change() const { return pending_change_; }

@@ -72,6 +72,13 @@ void Replica::submit(ClientRequest request) {
   pending_.push_back(std::move(request));
 }
 
+void Replica::order_internal(std::uint64_t kind, Bytes op) {
+  if (!is_primary()) return;
+  // Not in ordering_: that set tells a client's retry from a new request,
+  // and synod's own entries are never retried.
+  pending_.push_back(ClientRequest{0, kind, std::move(op)});
+}
+
 void Replica::submit_read(ReadRequest read) {
   if (read.allow_stale) {
     // Knowingly stale: what this replica has handed out for applying.

@@ -203,6 +203,9 @@ class Replica {
   std::optional<std::size_t> follower_lag_entries(const NodeId& id) const;
   // Ticks since the follower last answered; nullopt if it is not a follower.
   std::optional<std::uint64_t> follower_silent_ticks(const NodeId& id) const;
+  // Primary: orders an entry of synod's own (client_id 0, `kind` a
+  // LogEntry constant) behind the requests waiting.
+  void order_internal(std::uint64_t kind, Bytes op);
   // Ordering stops (requests wait) while the primary hands its role over.
   void set_ordering_paused(bool paused) { ordering_paused_ = paused; }
 

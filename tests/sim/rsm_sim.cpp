@@ -609,7 +609,9 @@ void RsmSim::inject_faults() {
 
 Status RsmSim::request_add(const NodeId& at, const NodeId& id) {
   if (!is_up(at)) return Error{at + " is down"};
-  Status s = replicas_.at(at).core->request_add(id);
+  // With an address, as the runtime's admin RPC does: the address book is
+  // replicated state that snapshots must carry too.
+  Status s = replicas_.at(at).core->request_add(id, "sim-" + id + ":7000");
   log("admin at " + at + ": add " + id + " -> " + (s ? "ok" : s.error().message));
   if (s) add_requested_at_ = now_;
   drive(at);

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <map>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -141,6 +143,54 @@ TEST(Applier, StateMachineSeesTheEntrysViewstampAsItsPosition) {
   EXPECT_EQ(machine.calls[0].at.seq, 7u);
   EXPECT_EQ(machine.calls[1].at.view, 4u);
   EXPECT_EQ(machine.calls[1].at.seq, 1u);
+}
+
+}  // namespace
+}  // namespace synod::rsm
+
+namespace synod::rsm {
+namespace {
+
+TEST(ApplierAddresses, ASetAddressEntryRecordsWhereANodeListensWithoutTheStateMachine) {
+  RecordingMachine m;
+  Applier a(m);
+  Applied r = a.apply(LogEntry{Viewstamp{1, 1}, 0, LogEntry::kSetAddress, encode_address("n4", "127.0.0.1:7004")});
+  EXPECT_TRUE(r.noop);
+  EXPECT_TRUE(r.addresses_changed);
+  EXPECT_TRUE(m.calls.empty());
+  a.apply(LogEntry{Viewstamp{1, 2}, 0, LogEntry::kSetAddress, encode_address("n4", "10.0.0.4:7004")});
+  EXPECT_EQ(a.addresses(), (std::map<NodeId, std::string>{{"n4", "10.0.0.4:7004"}})) << "the newest address wins";
+}
+
+TEST(ApplierAddresses, AMalformedAddressChangesNothing) {
+  RecordingMachine m;
+  Applier a(m);
+  for (const Bytes& op : {Bytes("no line break"), Bytes("\n127.0.0.1:1"), Bytes("n4\na\nb")}) {
+    Applied r = a.apply(LogEntry{Viewstamp{1, a.applied_through().seq + 1}, 0, LogEntry::kSetAddress, op});
+    EXPECT_FALSE(r.addresses_changed) << op;
+  }
+  EXPECT_TRUE(a.addresses().empty());
+  EXPECT_EQ(decode_address(encode_address("n4", "h:1")), (std::make_pair(NodeId("n4"), std::string("h:1"))));
+}
+
+TEST(ApplierAddresses, TheAddressBookTravelsInTheSnapshot) {
+  RecordingMachine m;
+  Applier a(m);
+  a.apply(LogEntry{Viewstamp{1, 1}, 0, LogEntry::kSetAddress, encode_address("n4", "127.0.0.1:7004")});
+  a.apply(LogEntry{Viewstamp{1, 2}, 0, LogEntry::kSetAddress, encode_address("n5", "127.0.0.1:7005")});
+  std::ostringstream out;
+  a.write_snapshot(out);
+  RecordingMachine m2;
+  Applier b(m2);
+  std::istringstream in(out.str());
+  ASSERT_TRUE(b.restore_snapshot(in).ok());
+  EXPECT_EQ(b.addresses(), a.addresses());
+  // Cut inside the address book: refused, nothing changed.
+  Applier c(m2);
+  const std::string whole = out.str();
+  std::istringstream cut(whole.substr(0, whole.size() - 3));
+  EXPECT_FALSE(c.restore_snapshot(cut).ok());
+  EXPECT_TRUE(c.addresses().empty());
 }
 
 }  // namespace

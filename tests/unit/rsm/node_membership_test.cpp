@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "rsm/applier.h"
 #include "rsm/node.h"
 #include "unit/paxos/paxos_test_util.h"
 #include "unit/rsm/node_harness.h"
@@ -601,6 +602,38 @@ TEST(ChooseView, BestPromiserOutsideWantedStaysAMemberAndBecomesPrimary) {
 TEST(ChooseView, EmptyPositionsReturnWantedAsItIs) {
   const View wanted = make_view(3, "n2", {"n3", "n4"});
   EXPECT_EQ(choose_view(wanted, "n1", {}), wanted);
+}
+
+}  // namespace
+}  // namespace synod::rsm
+
+namespace synod::rsm {
+namespace {
+
+// Every replica, the new node included, learns where an added node listens:
+// the primary orders its address as an entry of the log.
+TEST(NodeMembership, AnAddWithAnAddressPutsTheAddressInTheLogForEveryReplica) {
+  Cluster c;
+  c.add_node("n4");
+  ASSERT_EQ(error_of(c.node("n1").request_add("n4", "127.0.0.1:7004")), "");
+  auto applied_address = [&](const NodeId& id) {
+    const std::vector<LogEntry>& applied = c.peer(id).committed;
+    return std::any_of(applied.begin(), applied.end(), [](const LogEntry& e) {
+      return e.client_id == 0 && e.request_no == LogEntry::kSetAddress && e.op == encode_address("n4", "127.0.0.1:7004");
+    });
+  };
+  c.settle("n1");
+  EXPECT_TRUE(c.run_until([&] { return applied_address("n1") && applied_address("n2") && applied_address("n3"); }, 300))
+      << "the members never applied n4's address";
+  ASSERT_TRUE(c.run_until([&] { return c.node("n4").view().vid == 2 && c.node("n2").view().vid == 2; }, 300));
+  EXPECT_TRUE(applied_address("n4")) << "n4 joined without the entries before it";
+}
+
+TEST(NodeMembership, AnAddressWithALineBreakIsRefused) {
+  Cluster c;
+  c.add_node("n4");
+  EXPECT_TRUE(mentions(error_of(c.node("n1").request_add("n4", "a\nb")), "line break"));
+  EXPECT_FALSE(c.node("n1").pending_change());
 }
 
 }  // namespace
