@@ -168,6 +168,7 @@ class Node {
   void submit_read(ReadRequest read);
   void on_durable(std::uint64_t write_id);
   void on_snapshot_taken(SnapshotImage image) { replica_.on_snapshot_taken(std::move(image)); }
+  Status snapshot_now() { return replica_.snapshot_now(); }
   void on_snapshot_read(const SnapshotRead& read, std::optional<Bytes> data) {
     replica_.on_snapshot_read(read, std::move(data));
   }

@@ -483,6 +483,14 @@ void Replica::maybe_request_snapshot() {
   snapshot_due_ = handed_out_;
 }
 
+Status Replica::snapshot_now() {
+  if (snapshot_transfer_active()) return Error{"busy, retry: a snapshot transfer from this node is in progress"};
+  if (snapshot_requested_ || handed_out_ <= snapshot_through_) return Status::Ok();  // one is coming, or nothing to add
+  snapshot_requested_ = true;
+  snapshot_due_ = handed_out_;
+  return Status::Ok();
+}
+
 void Replica::on_snapshot_taken(SnapshotImage image) {
   snapshot_requested_ = false;
   if (image.through <= snapshot_through_ || image.through > handed_out_ || snapshot_transfer_active()) return;

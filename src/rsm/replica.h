@@ -83,6 +83,7 @@
 #include <vector>
 
 #include "common/durability_gate.h"
+#include "common/result.h"
 #include "common/view.h"
 #include "rsm/messages.h"
 #include "rsm/session_expiry.h"
@@ -172,6 +173,11 @@ class Replica {
   // The host's snapshot of the state through image.through (which it had
   // applied). The next batch stores it and drops the log up to there.
   void on_snapshot_taken(SnapshotImage image);
+  // Asks the host for a snapshot through everything handed out so far now,
+  // rather than after snapshot_after_entries more (the admin's "snapshot
+  // now"). Refused while a transfer this replica takes part in progresses,
+  // since the new snapshot would replace the one being sent.
+  Status snapshot_now();
   // The bytes of a Ready::snapshot_reads request (see SnapshotRead).
   void on_snapshot_read(const SnapshotRead& read, std::optional<Bytes> data);
 

@@ -607,6 +607,14 @@ void RsmSim::inject_faults() {
   }
 }
 
+Status RsmSim::snapshot_now(const NodeId& at) {
+  if (!is_up(at)) return Error{at + " is down"};
+  Status s = replicas_.at(at).core->snapshot_now();
+  log("admin at " + at + ": snapshot now -> " + (s ? "ok" : s.error().message));
+  drive(at);
+  return s;
+}
+
 Status RsmSim::request_add(const NodeId& at, const NodeId& id) {
   if (!is_up(at)) return Error{at + " is down"};
   // With an address, as the runtime's admin RPC does: the address book is

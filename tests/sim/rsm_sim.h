@@ -152,6 +152,7 @@ class RsmSim {
   Status request_add(const NodeId& at, const NodeId& id);
   Status request_remove(const NodeId& at, const NodeId& id);
   Status cancel_add(const NodeId& at, const NodeId& id);
+  Status snapshot_now(const NodeId& at);
   // Checks the client history; records a violation if it is not linearizable.
   void check_history();
 

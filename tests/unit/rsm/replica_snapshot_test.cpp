@@ -201,5 +201,26 @@ TEST(ReplicaSnapshot, AFollowerSwitchesAtOnceToANewerSnapshot) {
   EXPECT_EQ(bodies_to<SnapshotAck>(pump(l).messages, "n1"), (std::vector<SnapshotAck>{{1, vs(1, 3), 4, false}}));
 }
 
+TEST(ReplicaSnapshot, SnapshotNowAsksForOneThroughWhatWasHandedOutOnlyIfThereIsAnything) {
+  Replica p = compacted_primary(vs(1, 1));
+  ASSERT_TRUE(p.snapshot_now().ok());
+  EXPECT_FALSE(pump(p).snapshot_due) << "a snapshot with nothing new in it";
+  p.submit(ClientRequest{7, 3, "c"});
+  pump(p);
+  p.step(message("n2", "n1", AppendAck{1, vs(1, 3), {}}));
+  pump(p);
+  ASSERT_EQ(p.commit(), vs(1, 3));
+  ASSERT_TRUE(p.snapshot_now().ok());
+  EXPECT_EQ(pump(p).snapshot_due, vs(1, 3));
+}
+
+TEST(ReplicaSnapshot, SnapshotNowIsBusyWhileThisReplicaSendsOne) {
+  Replica p = compacted_primary(vs(1, 1));
+  p.add_learner("n4");
+  pump(p);  // the primary serves n4 itself
+  const std::string e = p.snapshot_now().error().message;
+  EXPECT_NE(e.find("busy, retry"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace synod::rsm
