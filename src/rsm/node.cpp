@@ -493,6 +493,8 @@ NodeReady Node::take_ready() {
   collect();
   NodeReady r = std::move(staged_);
   staged_ = NodeReady{};
+  // The host snapshots after applying `committed`: through its last entry.
+  if (r.snapshot_due && !r.committed.empty()) r.snapshot_due = std::max(*r.snapshot_due, r.committed.back().vs);
   if (promise_gate_.has_pending_writes()) {
     r.write_id = promise_gate_.take_batch();
     open_batch_.combined = r.write_id;

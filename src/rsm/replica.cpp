@@ -704,7 +704,10 @@ Ready Replica::take_ready() {
   r.notices = std::exchange(notices_, {});
   r.committed = std::exchange(committed_, {});
   r.reads = std::exchange(grants_, {});
-  r.snapshot_due = std::exchange(snapshot_due_, std::nullopt);
+  // Through everything handed out, in this Ready or before: the host
+  // snapshots after applying all of it (more may have committed since the
+  // snapshot was asked for).
+  if (std::exchange(snapshot_due_, std::nullopt)) r.snapshot_due = handed_out_;
   r.snapshot_reads = sender_.take_reads();
   return r;
 }

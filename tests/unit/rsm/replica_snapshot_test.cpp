@@ -214,6 +214,22 @@ TEST(ReplicaSnapshot, SnapshotNowAsksForOneThroughWhatWasHandedOutOnlyIfThereIsA
   EXPECT_EQ(pump(p).snapshot_due, vs(1, 3));
 }
 
+// A host that steps several messages before taking the Ready applies every
+// entry committed meanwhile before it snapshots: the snapshot is through the
+// last of them, not through the entry that made one due.
+TEST(ReplicaSnapshot, TheSnapshotDueIsThroughTheLastEntryHandedOut) {
+  Replica p(compacting("n1"), kView, {});
+  for (std::uint64_t i = 1; i <= 4; ++i) p.submit(ClientRequest{7, i, "x"});
+  pump(p);
+  ASSERT_EQ(p.last(), vs(1, 4));
+  p.step(message("n2", "n1", AppendAck{1, vs(1, 2), {}}));  // (1,2) commits: a snapshot is due
+  p.step(message("n2", "n1", AppendAck{1, vs(1, 4), {}}));  // and (1,4), before the host looks
+  Ready r = p.take_ready();
+  ASSERT_FALSE(r.committed.empty());
+  EXPECT_EQ(r.committed.back().vs, vs(1, 4));
+  EXPECT_EQ(r.snapshot_due, vs(1, 4));
+}
+
 TEST(ReplicaSnapshot, SnapshotNowIsBusyWhileThisReplicaSendsOne) {
   Replica p = compacted_primary(vs(1, 1));
   p.add_learner("n4");
