@@ -77,8 +77,8 @@ std::string_view to_string(FrameErrorReason reason) {
   return "unknown";
 }
 
-FrameDecoder::FrameDecoder(ClusterId cluster, std::size_t frame_bytes_max)
-    : cluster_(cluster), frame_bytes_max_(frame_bytes_max) {
+FrameDecoder::FrameDecoder(ClusterId cluster, std::size_t frame_bytes_max, AcceptsClusterZero accepts_cluster_zero)
+    : cluster_(cluster), frame_bytes_max_(frame_bytes_max), accepts_cluster_zero_(accepts_cluster_zero) {
   assert(frame_bytes_max_ >= kFrameHeaderBytes);
 }
 
@@ -112,7 +112,10 @@ std::optional<FrameError> FrameDecoder::check_header_prefix() const {
   }
   if (have >= kClusterOffset + 8) {
     ClusterId cluster = get_le(p + kClusterOffset, 8);
-    if (cluster != cluster_) {
+    // The type (offset 6) is known by now: the cluster id comes after it.
+    const bool open_type = cluster == 0 && accepts_cluster_zero_ != nullptr &&
+                           accepts_cluster_zero_(static_cast<std::uint16_t>(get_le(p + kTypeOffset, 2)));
+    if (cluster != cluster_ && !open_type) {
       return FrameError{FrameErrorReason::wrong_cluster_id,
                         "frame is for cluster " + std::to_string(cluster) +
                             " but this node belongs to cluster " + std::to_string(cluster_)};

@@ -77,8 +77,13 @@ using DecodeStep = std::variant<NeedMoreBytes, Frame, FrameError>;
 // cannot be resynchronised, and the connection carrying it must be closed.
 class FrameDecoder {
  public:
+  // Accepts frames of types for which it returns true with cluster id 0 as
+  // well as `cluster`: a client does not know the cluster id at first.
+  using AcceptsClusterZero = bool (*)(std::uint16_t type);
+
   // frame_bytes_max bounds the whole frame, header included.
-  explicit FrameDecoder(ClusterId cluster, std::size_t frame_bytes_max = kFrameBytesMaxDefault);
+  explicit FrameDecoder(ClusterId cluster, std::size_t frame_bytes_max = kFrameBytesMaxDefault,
+                        AcceptsClusterZero accepts_cluster_zero = nullptr);
 
   void feed(BytesView bytes);
 
@@ -96,6 +101,7 @@ class FrameDecoder {
 
   ClusterId cluster_;
   std::size_t frame_bytes_max_;
+  AcceptsClusterZero accepts_cluster_zero_;
   Bytes buffer_;
   // Bytes of buffer_ already returned as frames; dropped on the next feed() so
   // that several frames in one feed cost one compaction, not one each.

@@ -16,13 +16,14 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include "common/log.h"
 
 namespace synod::net {
 namespace {
@@ -44,6 +45,9 @@ constexpr std::size_t kWriteBatchBytesMax = std::size_t{1} << 20;
 constexpr std::size_t kInboundConnectionsMax = 512;
 // Accept fails mostly when descriptors run out; retrying at once would spin.
 constexpr std::uint32_t kAcceptRetryMs = 100;
+// Replies handed over by other threads and not yet given to their connection.
+// Beyond it they are dropped (and counted), like a full connection queue.
+constexpr std::size_t kRepliesHandedOverMax = 8192;
 
 // Error messages start with a capital; ours go mid-sentence.
 std::string describe(const error_code& ec) {
@@ -75,6 +79,8 @@ struct Counters {
   std::atomic<std::uint64_t> connects_succeeded{0};
   std::atomic<std::uint64_t> connects_failed{0};
   std::atomic<std::uint64_t> connections_lost{0};
+  std::atomic<std::uint64_t> replies_sent{0};
+  std::atomic<std::uint64_t> replies_dropped{0};
 };
 
 // A peer as the sending side sees it: where it lives, what waits for it, and
@@ -127,26 +133,37 @@ struct Peer {
   bool reported_unreachable = false;
 };
 
-// A connection the listener accepted. Read-only: replies go out on our own
-// outbound connection to the sender.
+// A connection the listener accepted. Read, and written only with replies to
+// what arrived on it (a peer's answers go out on our own outbound connection
+// to it; a client's come back here). Shared with the handlers of its
+// outstanding read and write, so that closing it while a write is in flight
+// leaves them a live object that says it is closed.
 struct Inbound {
-  Inbound(tcp::socket s, ClusterId cluster, std::size_t frame_bytes_max)
-      : socket(std::move(s)), decoder(cluster, frame_bytes_max) {
+  Inbound(Transport::ConnectionId conn_id, tcp::socket s, const TransportOptions& options)
+      : id(conn_id), socket(std::move(s)), decoder(options.cluster, options.frame_bytes_max, options.client_types) {
     error_code ec;
     tcp::endpoint remote_at = socket.remote_endpoint(ec);
     remote = ec ? std::string("an unknown address") : describe(remote_at);
   }
 
+  const Transport::ConnectionId id;
   tcp::socket socket;
   std::string remote;
   FrameDecoder decoder;
   std::array<char, kReadChunkBytes> buffer;
+  bool closed = false;
+  // Replies: framed, waiting; at most one write outstanding, whose bytes
+  // in_flight owns until its handler runs.
+  std::deque<Bytes> queue;
+  bool writing = false;
+  std::vector<Bytes> in_flight;
+  std::vector<asio::const_buffer> gather;
 };
 
 }  // namespace
 
 struct Transport::Impl {
-  Impl(TransportOptions o, OnFrame f)
+  Impl(TransportOptions o, Transport::OnFrameFrom f)
       : options(std::move(o)),
         on_frame(std::move(f)),
         acceptor(ctx),
@@ -164,13 +181,17 @@ struct Transport::Impl {
   }
 
   Status listen();
-  void log(const std::string& line) const;
+  void log(const std::string& line, log::Level level = log::Level::kWarn) const;
 
   // Inbound side.
   void accept();
-  void read(Inbound* conn);
+  void read(const std::shared_ptr<Inbound>& conn);
   void reject(Inbound* conn, const FrameError& error);
   void close_inbound(Inbound* conn);
+  // Replies: reply() on any thread, the rest on the network thread.
+  void reply(Transport::ConnectionId to, std::uint16_t type, Bytes payload);
+  void take_replies();
+  void write_replies(const std::shared_ptr<Inbound>& conn);
 
   // Outbound side, network thread only except send/set_peer.
   void send(const NodeId& to, std::uint16_t type, Bytes payload);
@@ -192,7 +213,7 @@ struct Transport::Impl {
 
   asio::io_context ctx;
   const TransportOptions options;
-  const OnFrame on_frame;
+  const Transport::OnFrameFrom on_frame;
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry_timer;
   asio::executor_work_guard<asio::io_context::executor_type> work;
@@ -204,16 +225,20 @@ struct Transport::Impl {
   // network thread stays valid for the life of the transport.
   std::map<NodeId, std::unique_ptr<Peer>> peers;
 
-  // Network thread only. Each has exactly one read outstanding, so the read
-  // handler that sees the end of a connection may erase it.
-  std::unordered_map<Inbound*, std::unique_ptr<Inbound>> inbound;
+  // Guarded by mu: replies other threads handed over, for take_replies().
+  std::deque<std::pair<Transport::ConnectionId, Bytes>> replies;
+  bool replies_posted = false;  // one take_replies() posted at a time
+
+  // Network thread only. Each has exactly one read outstanding; the handler
+  // that sees the end of a connection (or a write that failed) erases it.
+  std::unordered_map<Transport::ConnectionId, std::shared_ptr<Inbound>> inbound;
+  Transport::ConnectionId last_connection_id = 0;
 
   std::thread thread;
 };
 
-void Transport::Impl::log(const std::string& line) const {
-  // One insertion per line keeps lines from different threads whole.
-  std::cerr << ("synod " + options.self + " net: " + line + "\n");
+void Transport::Impl::log(const std::string& line, log::Level level) const {
+  log::write(level, options.self + " net", line);
 }
 
 Status Transport::Impl::listen() {
@@ -271,30 +296,33 @@ void Transport::Impl::accept() {
       return;
     }
     bump(counters.connections_accepted);
-    auto conn = std::make_unique<Inbound>(std::move(socket), options.cluster, options.frame_bytes_max);
-    Inbound* raw = conn.get();
-    inbound.emplace(raw, std::move(conn));
-    read(raw);
+    error_code ignored;
+    // Replies are small and a client waits for each.
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto conn = std::make_shared<Inbound>(++last_connection_id, std::move(socket), options);
+    inbound.emplace(conn->id, conn);
+    read(conn);
     accept();
   });
 }
 
-void Transport::Impl::read(Inbound* conn) {
+void Transport::Impl::read(const std::shared_ptr<Inbound>& conn) {
   conn->socket.async_read_some(
       asio::buffer(conn->buffer), [this, conn](const error_code& ec, std::size_t bytes) {
+        if (conn->closed) return;
         // End of stream or a reset: the sender went away, which is routine.
-        if (ec) return close_inbound(conn);
+        if (ec) return close_inbound(conn.get());
         conn->decoder.feed(BytesView(conn->buffer.data(), bytes));
         // Ends: every frame returned consumes bytes of a finite buffer.
         for (;;) {
           DecodeStep step = conn->decoder.next();
           if (auto* frame = std::get_if<Frame>(&step)) {
             bump(counters.frames_received);
-            if (Status s = on_frame(std::move(*frame)); !s) {
-              return reject(conn, FrameError{FrameErrorReason::undecodable_payload, s.error().message});
+            if (Status s = on_frame(std::move(*frame), conn->id); !s) {
+              return reject(conn.get(), FrameError{FrameErrorReason::undecodable_payload, s.error().message});
             }
           } else if (auto* error = std::get_if<FrameError>(&step)) {
-            return reject(conn, *error);
+            return reject(conn.get(), *error);
           } else {
             break;
           }
@@ -312,9 +340,92 @@ void Transport::Impl::reject(Inbound* conn, const FrameError& error) {
 }
 
 void Transport::Impl::close_inbound(Inbound* conn) {
+  if (conn->closed) return;
+  conn->closed = true;
+  bump(counters.replies_dropped, conn->queue.size() + conn->in_flight.size());
+  conn->queue.clear();
   error_code ignored;
   conn->socket.close(ignored);
-  inbound.erase(conn);
+  // Last: this may destroy *conn when no handler holds it (hence the copy).
+  const Transport::ConnectionId id = conn->id;
+  inbound.erase(id);
+}
+
+// ---- Replies on inbound connections ------------------------------------------
+
+void Transport::Impl::reply(Transport::ConnectionId to, std::uint16_t type, Bytes payload) {
+  if (kFrameHeaderBytes + payload.size() > options.frame_bytes_max) {
+    bump(counters.replies_dropped);
+    log("dropping a reply of type " + std::to_string(type) + ": " +
+        std::to_string(kFrameHeaderBytes + payload.size()) + " bytes exceed frame_bytes_max " +
+        std::to_string(options.frame_bytes_max));
+    return;
+  }
+  Bytes frame = encode_frame(options.cluster, type, payload);
+  bool post = false;
+  {
+    std::lock_guard lock(mu);
+    if (replies.size() >= kRepliesHandedOverMax) {
+      bump(counters.replies_dropped);
+      return;
+    }
+    replies.emplace_back(to, std::move(frame));
+    post = !std::exchange(replies_posted, true);
+  }
+  if (post) asio::post(ctx, [this] { take_replies(); });
+}
+
+void Transport::Impl::take_replies() {
+  std::deque<std::pair<Transport::ConnectionId, Bytes>> taken;
+  {
+    std::lock_guard lock(mu);
+    taken.swap(replies);
+    replies_posted = false;
+  }
+  std::vector<std::shared_ptr<Inbound>> touched;
+  for (auto& [id, frame] : taken) {
+    auto it = inbound.find(id);
+    if (it == inbound.end()) {
+      bump(counters.replies_dropped);  // the client went away: routine
+      continue;
+    }
+    Inbound& conn = *it->second;
+    if (conn.queue.size() + conn.in_flight.size() >= options.reply_queue_frames_max) {
+      bump(counters.replies_dropped);
+      continue;
+    }
+    conn.queue.push_back(std::move(frame));
+    touched.push_back(it->second);
+  }
+  for (const std::shared_ptr<Inbound>& conn : touched) write_replies(conn);
+}
+
+void Transport::Impl::write_replies(const std::shared_ptr<Inbound>& conn) {
+  if (conn->closed || conn->writing || conn->queue.empty()) return;
+  std::size_t batch_bytes = 0;
+  while (!conn->queue.empty() &&
+         (conn->in_flight.empty() || batch_bytes + conn->queue.front().size() <= kWriteBatchBytesMax)) {
+    batch_bytes += conn->queue.front().size();
+    conn->in_flight.push_back(std::move(conn->queue.front()));
+    conn->queue.pop_front();
+  }
+  // Built after in_flight stops growing: the buffers point into its strings.
+  conn->gather.clear();
+  for (const Bytes& frame : conn->in_flight) conn->gather.push_back(asio::buffer(frame));
+  conn->writing = true;
+  asio::async_write(conn->socket, conn->gather, [this, conn](const error_code& ec, std::size_t) {
+    const std::size_t frames = conn->in_flight.size();
+    conn->in_flight.clear();
+    conn->gather.clear();
+    conn->writing = false;
+    if (conn->closed) return;  // counted as dropped when it closed
+    if (ec) {
+      bump(counters.replies_dropped, frames);
+      return close_inbound(conn.get());
+    }
+    bump(counters.replies_sent, frames);
+    write_replies(conn);
+  });
 }
 
 // ---- Outbound: callers' threads ---------------------------------------------
@@ -451,7 +562,7 @@ void Transport::Impl::on_connected(Peer* peer) {
   bump(counters.connects_succeeded);
   peer->backoff_ms = options.reconnect_backoff_min_ms;
   if (std::exchange(peer->reported_unreachable, false)) {
-    log("connected to " + peer->id + " at " + to_string(peer->dialed) + " again");
+    log("connected to " + peer->id + " at " + to_string(peer->dialed) + " again", log::Level::kInfo);
   }
   watch_for_close(peer, peer->generation);
   write(peer);
@@ -560,11 +671,18 @@ void Transport::Impl::on_written(Peer* peer, std::uint64_t gen, const error_code
 
 Result<std::unique_ptr<Transport>> Transport::start(TransportOptions options, OnFrame on_frame) {
   if (!on_frame) return Error{"transport needs a frame handler"};
+  return start(std::move(options),
+               OnFrameFrom([f = std::move(on_frame)](Frame frame, ConnectionId) { return f(std::move(frame)); }));
+}
+
+Result<std::unique_ptr<Transport>> Transport::start(TransportOptions options, OnFrameFrom on_frame) {
+  if (!on_frame) return Error{"transport needs a frame handler"};
   if (options.frame_bytes_max < kFrameHeaderBytes) {
     return Error{"frame_bytes_max " + std::to_string(options.frame_bytes_max) +
                  " is smaller than a frame header (" + std::to_string(kFrameHeaderBytes) + " bytes)"};
   }
   if (options.queue_frames_max == 0) return Error{"queue_frames_max must be at least 1"};
+  if (options.reply_queue_frames_max == 0) return Error{"reply_queue_frames_max must be at least 1"};
   if (options.reconnect_backoff_min_ms == 0 ||
       options.reconnect_backoff_min_ms > options.reconnect_backoff_max_ms) {
     return Error{"reconnect backoff must satisfy 0 < min <= max (min " +
@@ -594,6 +712,10 @@ void Transport::send(const NodeId& to, std::uint16_t type, Bytes payload) {
   impl_->send(to, type, std::move(payload));
 }
 
+void Transport::reply(ConnectionId to, std::uint16_t type, Bytes payload) {
+  impl_->reply(to, type, std::move(payload));
+}
+
 std::uint16_t Transport::listen_port() const { return impl_->port; }
 
 TransportStats Transport::stats() const {
@@ -610,6 +732,8 @@ TransportStats Transport::stats() const {
   out.connects_succeeded = load(c.connects_succeeded);
   out.connects_failed = load(c.connects_failed);
   out.connections_lost = load(c.connections_lost);
+  out.replies_sent = load(c.replies_sent);
+  out.replies_dropped = load(c.replies_dropped);
   return out;
 }
 

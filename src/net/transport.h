@@ -5,12 +5,18 @@
 // the node).
 //
 // Connection model: for every peer we dial ONE outbound connection and only
-// write to it; connections the listener accepts are only read. Each pair of
-// nodes therefore holds two connections and there is never a race over which
-// of two simultaneous dials survives.
+// write to it; connections the listener accepts are read, and written only
+// to answer what arrived on them (reply()). Peers never get replies that way:
+// each pair of nodes holds two connections, one per direction, and there is
+// never a race over which of two simultaneous dials survives. Clients, which
+// have no listener, dial us and get their answers on the same connection.
 //
-// Threads: one network thread owns every socket. send() and set_peer() may be
-// called from any thread and never block on the network.
+// One port serves both. Frame types that TransportOptions::client_types names
+// may carry cluster id 0 (a client does not know the cluster id at first);
+// every other frame must carry ours, and replies carry ours.
+//
+// Threads: one network thread owns every socket. send(), reply() and
+// set_peer() may be called from any thread and never block on the network.
 
 #include <array>
 #include <cstddef>
@@ -37,6 +43,13 @@ struct TransportOptions {
   std::uint32_t reconnect_backoff_min_ms = 20;
   std::uint32_t reconnect_backoff_max_ms = 1000;
   std::uint32_t connect_timeout_ms = 1000;
+  // Frame types clients send: accepted with cluster id 0 as well as ours.
+  // nullptr: none (every frame must carry our cluster id).
+  FrameDecoder::AcceptsClusterZero client_types = nullptr;
+  // Per inbound connection, counting replies queued and being written.
+  // Beyond it new replies are dropped and counted: a client that does not
+  // read its answers does not hold the node's memory.
+  std::size_t reply_queue_frames_max = 256;
 };
 
 // Monotonic counters since start().
@@ -53,6 +66,10 @@ struct TransportStats {
   std::uint64_t connects_succeeded = 0;
   std::uint64_t connects_failed = 0;
   std::uint64_t connections_lost = 0;  // outbound connections that broke after connecting
+  std::uint64_t replies_sent = 0;      // written in full on an inbound connection
+  // Never put on the wire: the connection had closed, its reply queue was
+  // full, the frame exceeded frame_bytes_max, or the write failed.
+  std::uint64_t replies_dropped = 0;
 
   std::uint64_t rejected(FrameErrorReason reason) const {
     return frames_rejected_by_reason[static_cast<std::size_t>(reason)];
@@ -68,9 +85,16 @@ class Transport {
   // (counted as undecodable_payload).
   using OnFrame = std::function<Status(Frame frame)>;
 
+  // Names an inbound connection, for reply(). Never reused by a transport; 0
+  // names none.
+  using ConnectionId = std::uint64_t;
+  // OnFrame that also learns which inbound connection the frame came on.
+  using OnFrameFrom = std::function<Status(Frame frame, ConnectionId from)>;
+
   // Binds and listens, then starts the network thread. Fails with a sentence
   // such as "cannot listen on 127.0.0.1:7001: address already in use".
   static Result<std::unique_ptr<Transport>> start(TransportOptions options, OnFrame on_frame);
+  static Result<std::unique_ptr<Transport>> start(TransportOptions options, OnFrameFrom on_frame);
 
   // Stops the network thread and closes every socket; returns promptly even
   // with connections open or dials in progress. Must not be called from
@@ -87,6 +111,12 @@ class Transport {
   // blocks; drops (and counts) the frame if the peer is unknown or its queue
   // is full.
   void send(const NodeId& to, std::uint16_t type, Bytes payload);
+
+  // Frames the payload (with our cluster id) and queues it for writing on the
+  // inbound connection `to`, in the order of the calls. Never blocks; drops
+  // (and counts) the frame if that connection has closed or its reply queue
+  // is full.
+  void reply(ConnectionId to, std::uint16_t type, Bytes payload);
 
   std::uint16_t listen_port() const;
   TransportStats stats() const;
