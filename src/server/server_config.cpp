@@ -215,17 +215,17 @@ constexpr std::array<Flag, 11> kFlags = {{
     {"initial-view", "ID=HOST:PORT,...", "(none)", "n1=127.0.0.1:7001,n2=127.0.0.1:7002",
      "Creates a cluster: its first members and their addresses, the first listed the primary.\n"
      "Give every original member the same list, on every start: the cluster id is derived\n"
-     "from it. A one-node view works. Excludes --join.",
+     "from it. A one-node view works. A node that joins later gives the same list.",
      apply_initial_view},
     {"join", "HOST:PORT,...", "(none)", "127.0.0.1:7001,127.0.0.1:7002",
-     "Members of a running cluster. This node waits as a learner until an operator adds it\n"
-     "(synodctl member add); keep the flag on later starts. Excludes --initial-view.",
+     "Members of a running cluster (with its --initial-view). This node waits as a learner\n"
+     "until an operator adds it (synodctl member add); keep the flags on later starts.",
      apply_join},
     {"listen", "HOST:PORT", "this node's address in --initial-view; required with --join",
      "0.0.0.0:7001", "Where to accept peers and clients.", apply_listen},
     {"cluster-name", "NAME", "synod", "prod-eu",
-     "Part of the cluster id, to tell apart clusters created with the same view. Ignored\n"
-     "with --join.",
+     "Part of the cluster id, to tell apart clusters created with the same view. A joining\n"
+     "node gives the cluster's.",
      apply_cluster_name},
     {"log-level", "LEVEL", "info", "debug", "One of error, warn, info, debug.", apply_log_level},
     {"tick", "DURATION", "10ms", "5ms",
@@ -369,24 +369,27 @@ Status finish(ParseState& state) {
   if (c.data_dir.empty()) {
     return Error{"--data is required: the node's own data dir, as in --data var/" + c.id};
   }
-  const bool has_view = !c.initial_view.empty();
-  if (has_view && c.joining()) {
-    return Error{"--initial-view and --join exclude each other: --initial-view creates a "
-                 "cluster, --join waits to be added to a running one; give one of them"};
-  }
-  if (!has_view && !c.joining()) {
+  if (c.initial_view.empty()) {
+    if (c.joining()) {
+      return Error{"--join needs the cluster's --initial-view too, the one its first members were "
+                   "started with (as in --initial-view n1=127.0.0.1:7001,...): it names the cluster "
+                   "and its first members"};
+    }
     return Error{"give --initial-view to create a cluster (as in --initial-view " + c.id +
-                 "=127.0.0.1:7001) or --join to be added to a running one"};
+                 "=127.0.0.1:7001), or the cluster's --initial-view and --join to be added to it"};
   }
-  if (has_view) {
-    const auto self = std::find_if(c.initial_view.begin(), c.initial_view.end(),
-                                   [&](const ViewMember& m) { return m.id == c.id; });
+  const auto self = std::find_if(c.initial_view.begin(), c.initial_view.end(),
+                                 [&](const ViewMember& m) { return m.id == c.id; });
+  c.cluster_id = derive_cluster_id(c.cluster_name, c.initial_view);
+  if (!c.joining()) {
     if (self == c.initial_view.end()) {
-      return Error{"--id " + c.id + " is not in --initial-view (add it, or use --join)"};
+      return Error{"--id " + c.id + " is not in --initial-view (add it, or use --join to be added later)"};
     }
     if (!state.listen_given) c.listen = self->address;
-    c.cluster_id = derive_cluster_id(c.cluster_name, c.initial_view);
   } else {
+    if (self != c.initial_view.end()) {
+      return Error{"--id " + c.id + " is in --initial-view: a first member of the cluster does not --join"};
+    }
     if (!state.listen_given) {
       return Error{"--listen is required with --join: a joining node has no address in a "
                    "view yet (as in --listen 127.0.0.1:7004)"};
@@ -501,7 +504,8 @@ std::string server_help() {
   std::ostringstream out;
   out << "synod: one node of a synod cluster (a Paxos-backed coordination service)\n\n"
          "usage: synod --id ID --data DIR --initial-view ID=HOST:PORT,...   create a cluster\n"
-         "       synod --id ID --data DIR --listen HOST:PORT --join HOST:PORT,...   be added\n"
+         "       synod --id ID --data DIR --listen HOST:PORT --initial-view ... --join HOST:PORT,...\n"
+         "                                                           be added to it later\n"
          "       synod --config FILE [flags]\n\n"
          "flags (--flag VALUE or --flag=VALUE):\n";
   for (const Flag& flag : kFlags) {

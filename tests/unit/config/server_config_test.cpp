@@ -114,14 +114,14 @@ TEST(ServerConfig, ExplicitListenOverridesTheViewAddress) {
   EXPECT_EQ(parse_ok(n1_args({"--listen", "[::]:7001"})).listen, ep("::", 7001));
 }
 
-TEST(ServerConfig, JoiningNodeHasNoViewAndNoClusterIdYet) {
+TEST(ServerConfig, JoiningNodeKnowsTheClusterByItsInitialView) {
   ServerConfig c = parse_ok({"--id", "n4", "--data", "var/n4", "--listen", "127.0.0.1:7004",
-                             "--join", "127.0.0.1:7001,127.0.0.1:7002"});
+                             "--initial-view", kThree, "--join", "127.0.0.1:7001,127.0.0.1:7002"});
   EXPECT_TRUE(c.joining());
   EXPECT_EQ(c.join, (std::vector<net::Endpoint>{ep("127.0.0.1", 7001), ep("127.0.0.1", 7002)}));
-  EXPECT_TRUE(c.initial_view.empty());
+  EXPECT_EQ(c.initial_view.size(), 3u);
   EXPECT_EQ(c.listen, ep("127.0.0.1", 7004));
-  EXPECT_EQ(c.cluster_id, std::nullopt);
+  EXPECT_EQ(c.cluster_id, parse_ok(n1_args()).cluster_id) << "a joining node is in another cluster";
 }
 
 TEST(ServerConfig, ZeroMeansNeverForSessionTimeoutAndSnapshots) {
@@ -192,7 +192,7 @@ TEST(ServerConfig, RefusesAViewLargerThanTheBound) {
 
 TEST(ServerConfig, RefusesAnIdThatIsNotInTheView) {
   expect_error(parse({"--id", "n9", "--data", "d", "--initial-view", kThree}),
-               {"--id n9 is not in --initial-view (add it, or use --join)"});
+               {"--id n9 is not in --initial-view (add it, or use --join"});
 }
 
 TEST(ServerConfig, RequiresIdAndData) {
@@ -200,23 +200,25 @@ TEST(ServerConfig, RequiresIdAndData) {
   expect_error(parse({"--id", "n1", "--initial-view", kThree}), {"--data is required", "--data var/n1"});
 }
 
-TEST(ServerConfig, RequiresExactlyOneOfInitialViewAndJoin) {
+TEST(ServerConfig, RequiresTheInitialViewAndJoinOnlyForNodesOutsideIt) {
   expect_error(parse({"--id", "n1", "--data", "d"}), {"--initial-view", "--join"});
+  expect_error(parse({"--id", "n4", "--data", "d", "--listen", "127.0.0.1:7004", "--join", "127.0.0.1:7001"}),
+               {"--join needs the cluster's --initial-view"});
   expect_error(parse(n1_args({"--join", "127.0.0.1:7009"})),
-               {"--initial-view and --join exclude each other"});
+               {"--id n1 is in --initial-view", "does not --join"});
 }
 
 TEST(ServerConfig, JoiningRequiresListenOtherThanTheJoinAddresses) {
-  expect_error(parse({"--id", "n4", "--data", "d", "--join", "127.0.0.1:7001"}),
+  expect_error(parse({"--id", "n4", "--data", "d", "--initial-view", kThree, "--join", "127.0.0.1:7001"}),
                {"--listen is required with --join"});
-  expect_error(parse({"--id", "n4", "--data", "d", "--listen", "127.0.0.1:7001", "--join",
+  expect_error(parse({"--id", "n4", "--data", "d", "--initial-view", kThree, "--listen", "127.0.0.1:7001", "--join",
                       "127.0.0.1:7001"}),
                {"--join: 127.0.0.1:7001 is this node's own --listen address"});
 }
 
 TEST(ServerConfig, RefusesMalformedJoinLists) {
   auto join = [](const std::string& j) {
-    return parse({"--id", "n4", "--data", "d", "--listen", "127.0.0.1:7004", "--join", j});
+    return parse({"--id", "n4", "--data", "d", "--initial-view", kThree, "--listen", "127.0.0.1:7004", "--join", j});
   };
   expect_error(join("127.0.0.1:7001,127.0.0.1:7001"), {"--join: 127.0.0.1:7001 listed twice"});
   expect_error(join("127.0.0.1"), {"--join: ", "'127.0.0.1'", "no port"});
