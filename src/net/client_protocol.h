@@ -108,8 +108,8 @@ enum class AdminKind : std::uint8_t {
   kAddMember,        // node, address
   kCancelAdd,        // node
   kRemoveMember,     // node
-  kTransferPrimary,  // node (not supported yet)
-  kSnapshotNow,      // (not supported yet)
+  kTransferPrimary,  // node: hand it the primary role
+  kSnapshotNow,      // the answering node snapshots and compacts now
 };
 inline constexpr std::uint8_t kAdminKindLast = static_cast<std::uint8_t>(AdminKind::kSnapshotNow);
 

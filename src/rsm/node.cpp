@@ -45,7 +45,12 @@ struct Rank {
 }  // namespace
 
 std::string to_string(const MembershipChange& change) {
-  return std::string(change.kind == MembershipChange::Kind::kAdd ? "adding " : "removing ") + change.node;
+  switch (change.kind) {
+    case MembershipChange::Kind::kAdd: return "adding " + change.node;
+    case MembershipChange::Kind::kRemove: return "removing " + change.node;
+    case MembershipChange::Kind::kTransfer: return "handing the primary role to " + change.node;
+  }
+  return change.node;
 }
 
 View choose_view(const View& wanted, const NodeId& proposer, const std::map<NodeId, Viewstamp>& log_positions) {
@@ -210,6 +215,18 @@ Status Node::request_remove(const NodeId& id) {
   return Status::Ok();
 }
 
+Status Node::request_transfer(const NodeId& id) {
+  if (Status s = check_can_change_membership(); !s) return s;
+  if (id == self()) return Error{id + " is the primary already"};
+  if (!view().contains(id)) return Error{id + " is not a member of view " + to_string(view())};
+  if (rebuilding_members_.count(id) != 0) return Error{id + " is rebuilding lost state and cannot be primary yet"};
+  pending_change_ = MembershipChange{MembershipChange::Kind::kTransfer, id, false};
+  pending_since_ = now_ticks_;
+  replica_.set_ordering_paused(true);  // so that it can catch up with our whole log
+  advance_membership_change();
+  return Status::Ok();
+}
+
 void Node::advance_membership_change() {
   if (!pending_change_ || pending_change_->proposed || !is_primary() || frozen() || paxos_.proposing()) return;
   const View& v = view();
@@ -221,6 +238,18 @@ void Node::advance_membership_change() {
     std::optional<std::size_t> lag = replica_.follower_lag_entries(id);
     if (!lag || *lag > config_.learner_lag_entries_max) return;
     members.push_back(id);
+  } else if (pending_change_->kind == MembershipChange::Kind::kTransfer) {
+    if (replica_.follower_lag_entries(id) != std::optional<std::size_t>{0}) {
+      if (now_ticks_ - pending_since_ >= config_.handover_timeout_ticks) {
+        pending_change_.reset();
+        replica_.set_ordering_paused(false);
+      }
+      return;
+    }
+    // As for a removal of the primary: it acknowledged our whole log as
+    // durable, and we order nothing more.
+    primary = id;
+    known[primary] = replica_.last();
   } else {
     if (id == self()) {
       // The successor is whichever backup first holds our whole log (the

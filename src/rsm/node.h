@@ -148,7 +148,7 @@ struct NodeReady {
 
 // A membership change in progress at the primary.
 struct MembershipChange {
-  enum class Kind { kAdd, kRemove };
+  enum class Kind { kAdd, kRemove, kTransfer };  // kTransfer: the primary role, to `node`
   Kind kind = Kind::kAdd;
   NodeId node;
   bool proposed = false;                      // the view carrying it is being decided
@@ -181,6 +181,12 @@ class Node {
   Status request_add(const NodeId& id, const std::string& address = {});
   Status cancel_add(const NodeId& id);
   Status request_remove(const NodeId& id);
+  // Hands the primary role to member `id`, the membership unchanged: the
+  // primary stops ordering, waits until `id` holds its whole log, and
+  // proposes the next view with `id` as primary (the chooser keeps it, its
+  // log being as long as any). Gives up, ordering again, after
+  // handover_timeout_ticks.
+  Status request_transfer(const NodeId& id);
   const std::optional<MembershipChange>& pending_change() const { return pending_change_; }
 
   // Proposes the next view now, as if the primary had timed out: for a

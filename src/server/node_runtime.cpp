@@ -608,8 +608,8 @@ void NodeRuntime::Impl::on_admin(ConnectionId conn, const net::AdminRequest& req
       }
       break;
     case net::AdminKind::kTransferPrimary:
-      r.status = net::ClientStatus::kError;
-      r.message = "not supported yet";
+      change([&] { return node->request_transfer(request.node); },
+             "handing the primary role to " + request.node + " once it holds the whole log");
       break;
   }
   send(conn, r);

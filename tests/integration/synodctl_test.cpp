@@ -119,6 +119,13 @@ class Daemons {
   void kill_all() {
     for (auto& [id, p] : procs_) p->kill_now(SIGKILL);
   }
+  // Starts a node outside the initial view, waiting as a learner to be added.
+  void start_joiner(const std::string& id) {
+    ports_[id] = free_port();
+    procs_[id] = std::make_unique<ChildProcess>(std::vector<std::string>{
+        SYNOD_BIN, "--id", id, "--data", dir_.path() + "/" + id, "--listen", endpoint(id), "--initial-view", view_,
+        "--join", endpoint("n1"), "--log-level", "warn"});
+  }
   std::string endpoint(const std::string& id) const { return "127.0.0.1:" + std::to_string(ports_.at(id)); }
   std::string endpoints() const { return endpoint("n1") + "," + endpoint("n2") + "," + endpoint("n3"); }
   std::vector<std::string> endpoint_list() const { return {endpoint("n1"), endpoint("n2"), endpoint("n3")}; }
@@ -133,12 +140,14 @@ class Daemons {
 };
 
 class Synodctl : public ::testing::Test {
- protected:
-  void SetUp() override { cluster_.start_all(); }
+ public:
   CtlRun ctl(std::vector<std::string> args) {
     args.insert(args.begin(), {"--endpoints", cluster_.endpoints(), "--timeout", "10s"});
     return synodctl(args);
   }
+
+ protected:
+  void SetUp() override { cluster_.start_all(); }
   Daemons cluster_;
 };
 
@@ -230,9 +239,49 @@ TEST_F(Synodctl, MemberListAndStatusShowEveryMember) {
   EXPECT_EQ(r.out.find("\"reachable\":false"), std::string::npos) << show(r);
   EXPECT_NE(r.out.find("\"id\":\"n3\""), std::string::npos) << show(r);
 
-  r = ctl({"transfer-primary", "n2"});
+}
+
+// Waits (bounded) until `member list` shows `line`.
+bool member_list_shows(Synodctl* test, const std::string& line) {
+  const auto deadline = Clock::now() + 20s;
+  while (Clock::now() < deadline) {
+    if (test->ctl({"member", "list"}).out.find(line) != std::string::npos) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+TEST_F(Synodctl, TransferPrimaryHandsTheRoleOverAndWritesGoOn) {
+  ASSERT_EQ(ctl({"put", "before", "1"}).exit_code, 0);
+  CtlRun r = ctl({"transfer-primary", "n2"});
+  EXPECT_EQ(r.exit_code, 0) << show(r);
+  EXPECT_TRUE(member_list_shows(this, "n2\t" + cluster_.endpoint("n2") + "\tprimary")) << show(ctl({"member", "list"}));
+  EXPECT_EQ(ctl({"put", "after", "2"}).exit_code, 0);
+  r = ctl({"get", "before"});
+  EXPECT_EQ(r.out, "1") << show(r);
+  r = ctl({"transfer-primary", "n9"});
   EXPECT_EQ(r.exit_code, 1) << show(r);
-  EXPECT_NE(r.err.find("not supported"), std::string::npos) << show(r);
+  EXPECT_NE(r.err.find("not a member"), std::string::npos) << show(r);
+}
+
+// A fourth node, started with the cluster's initial view and --join, is
+// added through synodctl, receives the data, and serves it.
+TEST_F(Synodctl, ANodeStartedWithJoinIsAddedAndServesTheData) {
+  ASSERT_EQ(ctl({"put", "k", "v"}).exit_code, 0);
+  cluster_.start_joiner("n4");
+  CtlRun r = ctl({"member", "add", "n4", cluster_.endpoint("n4")});
+  EXPECT_EQ(r.exit_code, 0) << show(r);
+  ASSERT_TRUE(member_list_shows(this, "n4\t" + cluster_.endpoint("n4") + "\tbackup")) << show(ctl({"member", "list"}));
+  ASSERT_EQ(ctl({"put", "k2", "v2"}).exit_code, 0);
+  const auto deadline = Clock::now() + 20s;
+  do {
+    r = synodctl({"--endpoints", cluster_.endpoint("n4"), "--timeout", "5s", "get", "--stale", "k2"});
+    if (r.out == "v2") break;
+    std::this_thread::sleep_for(100ms);
+  } while (Clock::now() < deadline);
+  EXPECT_EQ(r.out, "v2") << "n4 never applied what was written after it joined\n" << show(r);
+  r = synodctl({"--endpoints", cluster_.endpoint("n4"), "get", "--stale", "k"});
+  EXPECT_EQ(r.out, "v") << "n4 lacks what was written before it joined\n" << show(r);
 }
 
 TEST_F(Synodctl, UnreachableClusterExitsThreeWithinTheTimeout) {

@@ -607,6 +607,14 @@ void RsmSim::inject_faults() {
   }
 }
 
+Status RsmSim::request_transfer(const NodeId& at, const NodeId& id) {
+  if (!is_up(at)) return Error{at + " is down"};
+  Status s = replicas_.at(at).core->request_transfer(id);
+  log("admin at " + at + ": transfer the primary role to " + id + " -> " + (s ? "ok" : s.error().message));
+  drive(at);
+  return s;
+}
+
 Status RsmSim::snapshot_now(const NodeId& at) {
   if (!is_up(at)) return Error{at + " is down"};
   Status s = replicas_.at(at).core->snapshot_now();
@@ -657,7 +665,9 @@ void RsmSim::change_membership_at_random() {
   for (const NodeId& id : ids_) {
     if (!v.contains(id)) outside.push_back(id);
   }
-  if (!outside.empty() && (v.size() <= options_.min_members || rng_.chance(0.7))) {
+  if (!v.backups.empty() && rng_.chance(0.2)) {
+    (void)request_transfer(*p, v.backups[rng_.below(v.backups.size())]);
+  } else if (!outside.empty() && (v.size() <= options_.min_members || rng_.chance(0.7))) {
     (void)request_add(*p, outside[rng_.below(outside.size())]);
   } else if (v.size() > options_.min_members) {
     std::vector<NodeId> members = v.members();

@@ -153,6 +153,7 @@ class RsmSim {
   Status request_remove(const NodeId& at, const NodeId& id);
   Status cancel_add(const NodeId& at, const NodeId& id);
   Status snapshot_now(const NodeId& at);
+  Status request_transfer(const NodeId& at, const NodeId& id);
   // Checks the client history; records a violation if it is not linearizable.
   void check_history();
 

@@ -638,3 +638,66 @@ TEST(NodeMembership, AnAddressWithALineBreakIsRefused) {
 
 }  // namespace
 }  // namespace synod::rsm
+
+namespace synod::rsm {
+namespace {
+
+// ---- Transfer of the primary role ---------------------------------------------------
+
+// n2 lacks part of the log when the transfer is asked: the primary stops
+// ordering, waits until n2 holds it all, and only then proposes n2 as
+// primary of the same members.
+TEST(NodeMembership, TransferWaitsUntilTheTargetHoldsTheWholeLogThenKeepsTheMembers) {
+  HandoverScenario s;
+  ASSERT_NO_FATAL_FAILURE(s.set_up());
+  Cluster& c = s.c;
+  ASSERT_EQ(error_of(c.node("n1").request_transfer("n2")), "");
+  c.node("n1").submit(request(9, 1));
+  c.settle("n1");
+  const std::uint32_t heartbeat = node_config("n1").replica.heartbeat_ticks;
+  for (std::uint32_t t = 0; t < 3 * heartbeat; ++t) {
+    c.tick("n1");
+    c.deliver_all();
+  }
+  EXPECT_FALSE(orders_client(c.node("n1"), 9)) << "ordered while handing over";
+  EXPECT_EQ(prepares_for_view2_by(c, "n1"), 0u) << "proposed before n2 held the whole log";
+  c.drop_rsm = nullptr;  // n2 catches up
+  ASSERT_TRUE(c.run_until(
+      [&] { return c.node("n1").view().vid == 2 && c.node("n2").view().vid == 2 && c.node("n3").view().vid == 2; },
+      300));
+  const View expected = make_view(2, "n2", {"n1", "n3"});
+  for (const NodeId& id : kIds) EXPECT_EQ(c.node(id).view(), expected) << id;
+  EXPECT_EQ(c.node("n2").replica().log().size() >= 3, true);
+  EXPECT_EQ(c.peer("n1").notices, (std::vector<ClientNotice>{ClientRedirect{9, 1, 2, "n2"}}))
+      << "the request held during the transfer goes to the new primary";
+}
+
+TEST(NodeMembership, TransferRequestsThatMakeNoSenseAreRefused) {
+  Cluster c;
+  establish(c);
+  EXPECT_TRUE(mentions(error_of(c.node("n2").request_transfer("n3")), "not the primary"));
+  EXPECT_TRUE(mentions(error_of(c.node("n1").request_transfer("n1")), "primary already"));
+  EXPECT_TRUE(mentions(error_of(c.node("n1").request_transfer("n9")), "not a member"));
+  EXPECT_FALSE(c.node("n1").pending_change());
+}
+
+// The target never catches up: the primary gives up after
+// handover_timeout_ticks and orders again.
+TEST(NodeMembership, TransferToATargetThatNeverCatchesUpIsGivenUp) {
+  Cluster c;
+  establish(c);
+  c.down.insert("n3");
+  c.node("n1").submit(request(2, 1));
+  c.settle("n1");
+  ASSERT_EQ(error_of(c.node("n1").request_transfer("n3")), "");
+  c.node("n1").submit(request(9, 1));
+  c.settle("n1");
+  ASSERT_TRUE(c.run_until([&] { return orders_client(c.node("n1"), 9); },
+                          node_config("n1").handover_timeout_ticks + 50))
+      << pending(c.node("n1"));
+  EXPECT_FALSE(c.node("n1").pending_change());
+  EXPECT_EQ(c.node("n1").view().vid, 1u);
+}
+
+}  // namespace
+}  // namespace synod::rsm
