@@ -41,6 +41,8 @@ namespace {
 
 using boost::serialization::collection_size_type;
 using net::BoundedIArchive;
+using net::BytesSink;
+using net::guarded_decode;
 using net::DecodeError;
 using net::PayloadBuffer;
 using OArchive = boost::archive::binary_oarchive;
@@ -65,24 +67,6 @@ inline constexpr std::size_t kReplyBytesMax =
                                kListLimitMax * kEntryOverheadBytes + kListReplyBytesMax);
 static_assert(kReplyBytesMax <= net::kClientPayloadBytesMax, "one kv reply must fit in one client reply");
 
-// Appends whatever the archive writes.
-class BytesSink : public std::streambuf {
- public:
-  explicit BytesSink(Bytes& out) : out_(out) {}
-
- protected:
-  std::streamsize xsputn(const char* s, std::streamsize n) override {
-    out_.append(s, static_cast<std::size_t>(n));
-    return n;
-  }
-  int_type overflow(int_type c) override {
-    if (!traits_type::eq_int_type(c, traits_type::eof())) out_.push_back(traits_type::to_char_type(c));
-    return traits_type::not_eof(c);
-  }
-
- private:
-  Bytes& out_;
-};
 
 template <class WriteFields>
 Bytes write_bytes(WriteFields&& write_fields) {
@@ -242,31 +226,11 @@ KvReply get_reply(BoundedIArchive& ia) {
   return r;
 }
 
-// Runs a decode and turns every way it can throw into an Error; `what` says
-// what was being decoded.
-template <class T, class Decode>
-Result<T> guarded(const std::string& what, Decode&& decode) {
-  try {
-    return decode();
-  } catch (const DecodeError& e) {
-    return Error{what + ": " + e.what()};
-  } catch (const boost::archive::archive_exception& e) {
-    if (e.code == boost::archive::archive_exception::input_stream_error) {
-      return Error{what + ": the bytes end in the middle of a field (truncated)"};
-    }
-    return Error{what + ": " + e.what()};
-  } catch (const std::bad_alloc&) {
-    // Unreachable while BoundedIArchive bounds every size by the input.
-    return Error{what + ": out of memory while decoding"};
-  } catch (const std::exception& e) {
-    return Error{what + ": " + e.what()};
-  }
-}
 
 template <class T, class Get>
 Result<T> decode_all(const char* name, BytesView bytes, Get&& get) {
   const std::string what = std::string(name) + " of " + std::to_string(bytes.size()) + " bytes";
-  return guarded<T>(what, [&]() -> T {
+  return guarded_decode<T>(what, [&]() -> T {
     PayloadBuffer buffer(bytes);
     BoundedIArchive ia(buffer);
     get_format(ia);

@@ -23,6 +23,7 @@ namespace {
 
 using boost::serialization::collection_size_type;
 using net::BoundedIArchive;
+using net::guarded_decode;
 using net::DecodeError;
 using net::PayloadBuffer;
 
@@ -121,22 +122,8 @@ KvState decode_body(BytesView body) {
 }
 
 Result<KvState> decode_body_guarded(BytesView body) {
-  const std::string what = "kv snapshot body of " + std::to_string(body.size()) + " bytes";
-  try {
-    return decode_body(body);
-  } catch (const DecodeError& e) {
-    return Error{what + ": " + e.what()};
-  } catch (const boost::archive::archive_exception& e) {
-    if (e.code == boost::archive::archive_exception::input_stream_error) {
-      return Error{what + ": the bytes end in the middle of a field (truncated)"};
-    }
-    return Error{what + ": " + e.what()};
-  } catch (const std::bad_alloc&) {
-    // Unreachable while BoundedIArchive bounds every size by the input.
-    return Error{what + ": out of memory while decoding"};
-  } catch (const std::exception& e) {
-    return Error{what + ": " + e.what()};
-  }
+  return guarded_decode<KvState>("kv snapshot body of " + std::to_string(body.size()) + " bytes",
+                                 [&] { return decode_body(body); });
 }
 
 }  // namespace

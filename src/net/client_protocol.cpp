@@ -38,24 +38,6 @@ static_assert(kClientTypeIs<ClientMessageType::kAdminReply, AdminReply>);
 static_assert(std::variant_size_v<ClientMessage> == kClientTypeLast - kClientTypeFirst + 1,
               "a new client message needs a ClientMessageType (appended after the last one)");
 
-// Appends whatever the archive writes.
-class BytesSink : public std::streambuf {
- public:
-  explicit BytesSink(Bytes& out) : out_(out) {}
-
- protected:
-  std::streamsize xsputn(const char* s, std::streamsize n) override {
-    out_.append(s, static_cast<std::size_t>(n));
-    return n;
-  }
-  int_type overflow(int_type c) override {
-    if (!traits_type::eq_int_type(c, traits_type::eof())) out_.push_back(traits_type::to_char_type(c));
-    return traits_type::not_eof(c);
-  }
-
- private:
-  Bytes& out_;
-};
 
 using OArchive = boost::archive::binary_oarchive;
 using boost::serialization::collection_size_type;
@@ -221,7 +203,7 @@ const char* type_name(std::uint16_t type) {
 template <class T>
 Result<ClientMessage> decode_as(std::uint16_t type, BytesView payload) {
   const std::string what = std::string(type_name(type)) + " payload of " + std::to_string(payload.size()) + " bytes";
-  try {
+  return guarded_decode<ClientMessage>(what, [&]() -> ClientMessage {
     PayloadBuffer buffer(payload);
     BoundedIArchive ia(buffer);
     T m;
@@ -230,19 +212,7 @@ Result<ClientMessage> decode_as(std::uint16_t type, BytesView payload) {
       throw DecodeError(std::to_string(ia.remaining()) + " bytes left over after the end");
     }
     return ClientMessage{std::move(m)};
-  } catch (const DecodeError& e) {
-    return Error{what + ": " + e.what()};
-  } catch (const boost::archive::archive_exception& e) {
-    if (e.code == boost::archive::archive_exception::input_stream_error) {
-      return Error{what + ": the bytes end in the middle of a field (truncated)"};
-    }
-    return Error{what + ": " + e.what()};
-  } catch (const std::bad_alloc&) {
-    // Unreachable while BoundedIArchive bounds every size by the input.
-    return Error{what + ": out of memory while decoding"};
-  } catch (const std::exception& e) {
-    return Error{what + ": " + e.what()};
-  }
+  });
 }
 
 #ifndef NDEBUG

@@ -72,25 +72,6 @@ static_assert(std::is_same_v<std::variant_alternative_t<1, paxos::Write>, paxos:
 static_assert(std::is_same_v<std::variant_alternative_t<2, paxos::Write>, paxos::RoundRecord>);
 static_assert(std::variant_size_v<paxos::Write> == 3, "a new record needs a case in decode_record");
 
-// Appends whatever the archive writes.
-class BytesSink : public std::streambuf {
- public:
-  explicit BytesSink(Bytes& out) : out_(out) {}
-
- protected:
-  std::streamsize xsputn(const char* s, std::streamsize n) override {
-    out_.append(s, static_cast<std::size_t>(n));
-    return n;
-  }
-  int_type overflow(int_type c) override {
-    if (!traits_type::eq_int_type(c, traits_type::eof()))
-      out_.push_back(traits_type::to_char_type(c));
-    return traits_type::not_eof(c);
-  }
-
- private:
-  Bytes& out_;
-};
 
 template <class WriteFields>
 Bytes write_bytes(WriteFields&& write_fields) {
@@ -205,26 +186,6 @@ Status check_record(const paxos::Write& w) {
 
 // --- Decoding.
 
-// Runs a decode step and turns every way it can throw into an Error. `what`
-// says what was being decoded, for the message.
-template <class T, class Decode>
-Result<T> guarded(const std::string& what, Decode&& decode) {
-  try {
-    return decode();
-  } catch (const DecodeError& e) {
-    return Error{what + ": " + e.what()};
-  } catch (const boost::archive::archive_exception& e) {
-    if (e.code == boost::archive::archive_exception::input_stream_error) {
-      return Error{what + ": the bytes end in the middle of a field (truncated)"};
-    }
-    return Error{what + ": " + e.what()};
-  } catch (const std::bad_alloc&) {
-    // Unreachable while BoundedIArchive bounds every size by the input.
-    return Error{what + ": out of memory while decoding"};
-  } catch (const std::exception& e) {
-    return Error{what + ": " + e.what()};
-  }
-}
 
 void require_consumed(const BoundedIArchive& ia) {
   if (ia.remaining() != 0) {
@@ -237,7 +198,7 @@ template <class Message, class Body>
 Result<Message> decode_as(BytesView payload, const char* name) {
   const std::string what =
       std::string(name) + " payload of " + std::to_string(payload.size()) + " bytes";
-  Result<Message> decoded = guarded<Message>(what, [&]() -> Message {
+  Result<Message> decoded = guarded_decode<Message>(what, [&]() -> Message {
     PayloadBuffer buffer(payload);
     BoundedIArchive ia(buffer);
     Message m;
@@ -374,7 +335,7 @@ Bytes encode_record(const paxos::Write& w) {
 
 Result<paxos::Write> decode_record(BytesView bytes) {
   const std::string what = "record of " + std::to_string(bytes.size()) + " bytes";
-  Result<paxos::Write> decoded = guarded<paxos::Write>(what, [&]() -> paxos::Write {
+  Result<paxos::Write> decoded = guarded_decode<paxos::Write>(what, [&]() -> paxos::Write {
     PayloadBuffer buffer(bytes);
     BoundedIArchive ia(buffer);
     std::uint8_t index = 0;

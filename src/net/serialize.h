@@ -11,12 +11,14 @@
 // native-endian, so codec.cpp pins the platform to little-endian 64-bit.
 
 #include <cstddef>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <streambuf>
 #include <string>
 #include <utility>
 
+#include <boost/archive/archive_exception.hpp>
 #include <boost/archive/binary_iarchive_impl.hpp>
 #include <boost/mpl/int.hpp>
 #include <boost/mpl/integral_c_tag.hpp>
@@ -29,6 +31,7 @@
 #include "common/bytes.h"
 #include "common/ids.h"
 #include "common/proposal_number.h"
+#include "common/result.h"
 #include "common/view.h"
 #include "net/codec.h"
 #include "paxos/messages.h"
@@ -104,6 +107,47 @@ class BoundedIArchive
 
   PayloadBuffer& buffer_;
 };
+
+// Appends whatever an output archive writes to `out`.
+class BytesSink : public std::streambuf {
+ public:
+  explicit BytesSink(Bytes& out) : out_(out) {}
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out_.append(s, static_cast<std::size_t>(n));
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof())) out_.push_back(traits_type::to_char_type(c));
+    return traits_type::not_eof(c);
+  }
+
+ private:
+  Bytes& out_;
+};
+
+// Runs a decode and turns every way it can throw into an Error: the one
+// boundary where Boost's exceptions become values. `what` says what was
+// being decoded, for the message.
+template <class T, class Decode>
+Result<T> guarded_decode(const std::string& what, Decode&& decode) {
+  try {
+    return decode();
+  } catch (const DecodeError& e) {
+    return Error{what + ": " + e.what()};
+  } catch (const boost::archive::archive_exception& e) {
+    if (e.code == boost::archive::archive_exception::input_stream_error) {
+      return Error{what + ": the bytes end in the middle of a field (truncated)"};
+    }
+    return Error{what + ": " + e.what()};
+  } catch (const std::bad_alloc&) {
+    // Unreachable while BoundedIArchive bounds every size by the input.
+    return Error{what + ": out of memory while decoding"};
+  } catch (const std::exception& e) {
+    return Error{what + ": " + e.what()};
+  }
+}
 
 }  // namespace synod::net
 

@@ -322,14 +322,21 @@ TEST(RsmScenario, T16_IsolatedPrimaryCommitsNothing_MajorityServes_OldPrimarySte
 
 // ---- State transfer --------------------------------------------------------------
 
-// A node added after the others compacted their logs receives the state as a
-// snapshot in many chunks, while clients keep committing; then it is a
-// member with the same data.
-TEST(RsmScenario, LearnerJoinsAfterCompaction_ReceivesTheSnapshotWhileClientsCommit) {
+// Three members compacting every 20 entries into snapshots sent in 16-byte
+// chunks, and a fourth node, not in the view, for a learner.
+RsmSimOptions fourth_node_after_compaction() {
   RsmSimOptions o = quiet(4);
   o.initial_members = 3;
   o.snapshot_after_entries = 20;
   o.snapshot_chunk_bytes = 16;
+  return o;
+}
+
+// A node added after the others compacted their logs receives the state as a
+// snapshot in many chunks, while clients keep committing; then it is a
+// member with the same data.
+TEST(RsmScenario, LearnerJoinsAfterCompaction_ReceivesTheSnapshotWhileClientsCommit) {
+  RsmSimOptions o = fourth_node_after_compaction();
   RsmSim sim(o);
   sim.crash("n4");
   sim.run_for(400);
@@ -362,10 +369,7 @@ struct ChunkSenders {
 // The snapshot comes from an up-to-date backup, not the primary: a large
 // transfer does not load the node that orders every op.
 TEST(RsmScenario, LearnerGetsTheSnapshotFromABackup_ThePrimarySendsNoChunk) {
-  RsmSimOptions o = quiet(4);
-  o.initial_members = 3;
-  o.snapshot_after_entries = 20;
-  o.snapshot_chunk_bytes = 16;
+  RsmSimOptions o = fourth_node_after_compaction();
   o.snapshots_from_backups = true;
   RsmSim sim(o);
   ChunkSenders senders;
@@ -403,10 +407,7 @@ TEST(RsmScenario, LearnerGetsTheSnapshotFromABackup_ThePrimarySendsNoChunk) {
 // The donor crashes mid-transfer: the primary notices the transfer stalled
 // and has it finished (by another backup or itself); the learner still joins.
 TEST(RsmScenario, DonorCrashesMidTransfer_TheTransferFinishesElsewhere) {
-  RsmSimOptions o = quiet(4);
-  o.initial_members = 3;
-  o.snapshot_after_entries = 20;
-  o.snapshot_chunk_bytes = 16;
+  RsmSimOptions o = fourth_node_after_compaction();
   o.snapshots_from_backups = true;
   RsmSim sim(o);
   ChunkSenders senders;
@@ -441,10 +442,7 @@ TEST(RsmScenario, DonorCrashesMidTransfer_TheTransferFinishesElsewhere) {
 
 // With snapshots_from_backups off, only the primary serves.
 TEST(RsmScenario, OnlyThePrimaryServesSnapshotsWhenBackupsMayNot) {
-  RsmSimOptions o = quiet(4);
-  o.initial_members = 3;
-  o.snapshot_after_entries = 20;
-  o.snapshot_chunk_bytes = 16;
+  RsmSimOptions o = fourth_node_after_compaction();
   o.snapshots_from_backups = false;
   RsmSim sim(o);
   ChunkSenders senders;
@@ -462,10 +460,7 @@ TEST(RsmScenario, OnlyThePrimaryServesSnapshotsWhenBackupsMayNot) {
 // A transfer cut by the receiver's crash resumes from the bytes it had
 // persisted, not from the start.
 TEST(RsmScenario, SnapshotTransferResumesAfterTheReceiverRestarts) {
-  RsmSimOptions o = quiet(4);
-  o.initial_members = 3;
-  o.snapshot_after_entries = 20;
-  o.snapshot_chunk_bytes = 16;
+  RsmSimOptions o = fourth_node_after_compaction();
   RsmSim sim(o);
   sim.crash("n4");
   sim.run_for(400);
