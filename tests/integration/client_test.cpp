@@ -324,7 +324,8 @@ TEST(ClientProcesses, AllEndpointsDownEndsUnavailableWithinTheTimeout) {
   CallResult w = client->submit("append x", 1s);
   const auto took = Clock::now() - started;
   EXPECT_EQ(w.outcome, Outcome::kUnavailable) << describe(w);
-  EXPECT_LT(took, 1500ms);
+  // Bounded by its deadline (with room for a loaded machine), and it used it.
+  EXPECT_LT(took, 4s);
   EXPECT_GE(took, 900ms) << "a call keeps trying until its deadline";
   EXPECT_EQ(client->read("all", false, 300ms).outcome, Outcome::kUnavailable);
   EXPECT_EQ(client->list_members(300ms).outcome, Outcome::kUnavailable);
@@ -375,7 +376,7 @@ TEST(ClientProcesses, WriteSentButNeverAnsweredEndsOutcomeUnknownNotFailure) {
   const auto started = Clock::now();
   CallResult w = client->submit("append x", 1s);
   EXPECT_EQ(w.outcome, Outcome::kOutcomeUnknown) << describe(w);
-  EXPECT_LT(Clock::now() - started, 1500ms);
+  EXPECT_LT(Clock::now() - started, 4s) << "the 1 s deadline did not end the call";
   // A read changes nothing: no answer is just "unavailable".
   CallResult r = client->read("all", false, 500ms);
   EXPECT_EQ(r.outcome, Outcome::kUnavailable) << describe(r);
@@ -392,7 +393,7 @@ TEST(ClientProcesses, DestroyingTheClientEndsQueuedCallsPromptly) {
   std::this_thread::sleep_for(100ms);
   const auto started = Clock::now();
   client.reset();
-  EXPECT_LT(Clock::now() - started, 1s);
+  EXPECT_LT(Clock::now() - started, 10s) << "the 30 s calls held the destructor";
   ASSERT_EQ(in_flight.wait_for(0s), std::future_status::ready);
   EXPECT_EQ(in_flight.get().outcome, Outcome::kOutcomeUnknown) << "it was sent";
   CallResult q = queued.get();
