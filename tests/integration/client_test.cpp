@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "integration/child_process.h"
+#include "integration/polling.h"
 #include "synod/client.h"
 
 namespace synod::testing {
@@ -85,22 +86,7 @@ std::unique_ptr<Client> make_client(const std::vector<std::string>& endpoints, C
   return std::move(c.client);
 }
 
-std::vector<std::string> items_of(const std::string& all) {
-  std::vector<std::string> out;
-  std::stringstream in(all);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-  return out;
-}
 
-// Polls until `condition` holds or `limit` passes.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 20s) {
-  const auto deadline = Clock::now() + limit;
-  while (!condition()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
 
 std::string describe(const CallResult& r) {
   return std::string(to_string(r.outcome)) + ": " + r.message + " [payload \"" + r.payload + "\"]";

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "integration/child_process.h"
+#include "integration/polling.h"
 #include "integration/test_client.h"
 #include "net/client_protocol.h"
 #include "net/frame.h"
@@ -95,22 +96,7 @@ class RsmCluster {
   std::map<std::string, std::unique_ptr<ChildProcess>> procs_;
 };
 
-std::vector<std::string> items_of(const std::string& all) {
-  std::vector<std::string> out;
-  std::stringstream in(all);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-  return out;
-}
 
-// Polls `condition` until it holds or `limit` passes; every wait is bounded.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 20s) {
-  const auto deadline = Clock::now() + limit;
-  while (!condition()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
 
 // The primary as the node at `at` sees it ("" if it does not answer).
 std::string primary_seen_by(TestClient& client, const std::string& at) {
